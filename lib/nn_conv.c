@@ -1,0 +1,143 @@
+/* nn_conv: "same" convolution by im2col and OpenBLAS sgemm in the CNHW
+ * layout.
+ *
+ * Images are lowered mb at a time into col [Cin*K*K, mb*H*W], so the scratch
+ * stays cache-sized while each GEMM still has mb*H*W columns. The backward
+ * pass lowers the input again instead of keeping col from the forward pass:
+ * the copy costs far less than the GEMMs and saves one col per layer.
+ *
+ * Left out: strides, dilation, Winograd and direct kernels. */
+#include "ss_nn.h"
+
+#include <cblas.h>
+#include <string.h>
+
+size_t ss_nn_conv_scratch(int cin, int h, int width, int k, int mb)
+{
+    return (size_t)cin * (size_t)k * (size_t)k * (size_t)mb * (size_t)h * (size_t)width;
+}
+
+/* Lowers images [i0, i0 + b) of x [Cin, N, H, W] into col [Cin*K*K, b*H*W]. */
+static void im2col(float *col, const float *x, int n, int i0, int b, int cin, int h, int width, int k)
+{
+    const int p = k / 2;
+    const size_t hw = (size_t)h * (size_t)width;
+    const size_t cols = (size_t)b * hw;
+    for (int c = 0; c < cin; c++) {
+        const float *xc = x + ((size_t)c * (size_t)n + (size_t)i0) * hw;
+        for (int ky = 0; ky < k; ky++) {
+            for (int kx = 0; kx < k; kx++) {
+                float *row = col + ((size_t)(c * k + ky) * (size_t)k + (size_t)kx) * cols;
+                int dx = kx - p;
+                /* Output columns ox with 0 <= ox + dx < width read the input. */
+                int lo = dx < 0 ? -dx : 0;
+                int hi = dx > 0 ? width - dx : width;
+                for (int j = 0; j < b; j++) {
+                    const float *img = xc + (size_t)j * hw;
+                    float *out = row + (size_t)j * hw;
+                    for (int oy = 0; oy < h; oy++) {
+                        int iy = oy + ky - p;
+                        float *o = out + (size_t)oy * (size_t)width;
+                        if (iy < 0 || iy >= h) {
+                            memset(o, 0, (size_t)width * sizeof *o);
+                            continue;
+                        }
+                        for (int ox = 0; ox < lo; ox++)
+                            o[ox] = 0;
+                        memcpy(o + lo, img + (size_t)iy * (size_t)width + lo + dx,
+                               (size_t)(hi - lo) * sizeof *o);
+                        for (int ox = hi; ox < width; ox++)
+                            o[ox] = 0;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Adds col [Cin*K*K, b*H*W] back into images [i0, i0 + b) of dx. */
+static void col2im(float *dx, const float *col, int n, int i0, int b, int cin, int h, int width, int k)
+{
+    const int p = k / 2;
+    const size_t hw = (size_t)h * (size_t)width;
+    const size_t cols = (size_t)b * hw;
+    for (int c = 0; c < cin; c++) {
+        float *xc = dx + ((size_t)c * (size_t)n + (size_t)i0) * hw;
+        memset(xc, 0, cols * sizeof *xc);
+        for (int ky = 0; ky < k; ky++) {
+            for (int kx = 0; kx < k; kx++) {
+                const float *row = col + ((size_t)(c * k + ky) * (size_t)k + (size_t)kx) * cols;
+                int dxo = kx - p;
+                int lo = dxo < 0 ? -dxo : 0;
+                int hi = dxo > 0 ? width - dxo : width;
+                for (int j = 0; j < b; j++) {
+                    float *img = xc + (size_t)j * hw;
+                    const float *in = row + (size_t)j * hw;
+                    for (int oy = 0; oy < h; oy++) {
+                        int iy = oy + ky - p;
+                        if (iy < 0 || iy >= h)
+                            continue;
+                        const float *src = in + (size_t)oy * (size_t)width;
+                        float *dst = img + (size_t)iy * (size_t)width + dxo;
+                        for (int ox = lo; ox < hi; ox++)
+                            dst[ox] += src[ox];
+                    }
+                }
+            }
+        }
+    }
+}
+
+void ss_nn_conv_forward(float *y, const float *x, const float *w, const float *b, int n, int cin, int h,
+                        int width, int cout, int k, int mb, float *col)
+{
+    const size_t hw = (size_t)h * (size_t)width;
+    const int kk = cin * k * k;
+    const size_t ld_y = (size_t)n * hw;
+    for (int i0 = 0; i0 < n; i0 += mb) {
+        int bsz = n - i0 < mb ? n - i0 : mb;
+        size_t cols = (size_t)bsz * hw;
+        im2col(col, x, n, i0, bsz, cin, h, width, k);
+        /* y[:, i0 block] = w [Cout, KK] . col [KK, cols] */
+        float *yb = y + (size_t)i0 * hw;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)cols, kk, 1.0f, w, kk, col,
+                    (int)cols, 0.0f, yb, (int)ld_y);
+        for (int o = 0; o < cout; o++) {
+            float bias = b[o];
+            float *row = yb + (size_t)o * ld_y;
+            for (size_t i = 0; i < cols; i++)
+                row[i] += bias;
+        }
+    }
+}
+
+void ss_nn_conv_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                         int n, int cin, int h, int width, int cout, int k, int mb, float *col, float *dcol)
+{
+    const size_t hw = (size_t)h * (size_t)width;
+    const int kk = cin * k * k;
+    const size_t ld_y = (size_t)n * hw;
+    for (int i0 = 0; i0 < n; i0 += mb) {
+        int bsz = n - i0 < mb ? n - i0 : mb;
+        size_t cols = (size_t)bsz * hw;
+        const float *dyb = dy + (size_t)i0 * hw;
+        /* db += row sums of dy */
+        for (int o = 0; o < cout; o++) {
+            const float *row = dyb + (size_t)o * ld_y;
+            float s = 0;
+            for (size_t i = 0; i < cols; i++)
+                s += row[i];
+            db[o] += s;
+        }
+        /* dw [Cout, KK] += dy [Cout, cols] . col^T [cols, KK] */
+        im2col(col, x, n, i0, bsz, cin, h, width, k);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, kk, (int)cols, 1.0f, dyb, (int)ld_y, col,
+                    (int)cols, 1.0f, dw, kk);
+        if (!dx)
+            continue;
+        /* dcol [KK, cols] = w^T [KK, Cout] . dy [Cout, cols] */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, (int)cols, cout, 1.0f, w, kk, dyb, (int)ld_y,
+                    0.0f, dcol, (int)cols);
+        col2im(dx, dcol, n, i0, bsz, cin, h, width, k);
+    }
+}
