@@ -34,8 +34,13 @@ void ss_error_prefix(ss_error *err, const char *fmt, ...)
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
     int n = snprintf(err->msg, sizeof err->msg, "%s: ", prefix);
-    if (n > 0 && (size_t)n < sizeof err->msg)
-        strncat(err->msg, old, sizeof err->msg - (size_t)n - 1);
+    if (n > 0 && (size_t)n < sizeof err->msg) {
+        size_t room = sizeof err->msg - (size_t)n - 1, len = strlen(old);
+        if (len > room)
+            len = room;
+        memcpy(err->msg + n, old, len);
+        err->msg[(size_t)n + len] = '\0';
+    }
 }
 
 void ss_error_clear(ss_error *err)

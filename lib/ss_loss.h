@@ -11,6 +11,7 @@
 #ifndef SS_LOSS_H
 #define SS_LOSS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ss_error.h"

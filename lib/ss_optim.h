@@ -11,7 +11,10 @@
  * AdamW: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
  *        w -= lr * (mhat / (sqrt(vhat) + eps) + wd * w)   (Loshchilov and Hutter 2019)
  * LARS:  u = g + wd * w; r = eta * |w| / |u| (1 when either norm is 0);
- *        v = momentum * v + r * u;  w -= lr * v          (You et al. 2017) */
+ *        v = momentum * v + r * u;  w -= lr * v
+ * LARS (You et al. 2017) in the form SimCLR uses (Chen et al. 2020): the trust
+ * ratio divides by |g + wd * w| rather than |g| + wd |w|, and lr is applied
+ * outside the momentum as in PyTorch's SGD. */
 #ifndef SS_OPTIM_H
 #define SS_OPTIM_H
 
