@@ -108,7 +108,7 @@ ss_cli_action ss_cli_parse(const ss_command *cmd, ss_common *common, int argc, c
                            int *first_arg, ss_error *err)
 {
     struct option longs[MAX_OPTIONS + 8];
-    char shorts[2 * MAX_OPTIONS + 16] = "+:hVqv";
+    char shorts[2 * MAX_OPTIONS + 16] = ":hVqv";
     size_t ns = strlen(shorts);
     int n = 0, n_opts = 0;
 
