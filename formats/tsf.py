@@ -50,8 +50,9 @@ def bfloat16_to_float32(a):
 def float32_to_bfloat16(a):
     """Round a float32 array to BFLOAT16, to nearest even; NaN stays NaN."""
     a = np.asarray(a, np.float32)
-    u = a.view(np.uint32).astype(np.uint64)
-    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+    u = np.atleast_1d(a).view(np.uint32).astype(np.uint64)
+    one, sixteen = np.uint64(1), np.uint64(16)
+    r = ((u + np.uint64(0x7FFF) + ((u >> sixteen) & one)) >> sixteen).astype(np.uint16).reshape(a.shape)
     r = np.where(np.isnan(a), np.uint16(0x7FC0), r)
     return r.astype("<u2").view(BFLOAT16)
 

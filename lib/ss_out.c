@@ -63,6 +63,19 @@ ss_status ss_out_open(ss_out *o, const char *path, int binary, ss_error *err)
         o->fd = STDOUT_FILENO;
         return o->path ? SS_OK : ss_error_set(err, SS_ENOMEM, "out of memory");
     }
+    /* A FIFO, device or other special file is written directly: renaming
+     * over it would replace it with a regular file. */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        if (S_ISDIR(sb.st_mode))
+            return ss_error_set(err, SS_EIO, "%s: is a directory", path);
+        o->fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (o->fd < 0)
+            return ss_error_set(err, SS_EIO, "%s: cannot open: %s", path, strerror(errno));
+        o->path = strdup(path);
+        o->direct = 1;
+        return o->path ? SS_OK : ss_error_set(err, SS_ENOMEM, "out of memory");
+    }
     o->path = strdup(path);
     const char *slash = strrchr(path, '/');
     size_t dir_len = slash ? (size_t)(slash - path + 1) : 0;
@@ -97,6 +110,7 @@ static void release(ss_out *o)
     if (o->slot >= 0)
         temp_paths[o->slot] = NULL;
     o->slot = -1;
+    o->direct = 0;
     free(o->path);
     free(o->tmp);
     o->path = o->tmp = NULL;
@@ -105,6 +119,13 @@ static void release(ss_out *o)
 
 ss_status ss_out_commit(ss_out *o, ss_error *err)
 {
+    if (o->direct) {
+        ss_status st = SS_OK;
+        if (close(o->fd) != 0)
+            st = ss_error_set(err, SS_EIO, "%s: write failed: %s", o->path, strerror(errno));
+        release(o);
+        return st;
+    }
     if (!o->tmp) {
         release(o);
         return SS_OK;
@@ -123,6 +144,8 @@ ss_status ss_out_commit(ss_out *o, ss_error *err)
 
 void ss_out_discard(ss_out *o)
 {
+    if (o->direct)
+        close(o->fd);
     if (o->tmp) {
         close(o->fd);
         unlink(o->tmp);

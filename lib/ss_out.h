@@ -6,7 +6,8 @@
  * fails calls ss_out_discard(); one killed by SIGINT, SIGTERM, SIGHUP or
  * SIGPIPE removes its temporary files in the signal handler. A run killed by
  * SIGKILL leaves the temporary file behind but never a partial destination.
- * The path "-" means standard output, which is written directly. */
+ * The path "-" means standard output, which is written directly, and so is
+ * an existing FIFO, device or other file that is not a regular file. */
 #ifndef SS_OUT_H
 #define SS_OUT_H
 
@@ -19,6 +20,7 @@ typedef struct {
     char *tmp;      /* temporary path, NULL for standard output */
     int fd;
     int slot;       /* index in the cleanup table, -1 when none */
+    int direct;     /* 1 when path is a special file written in place */
 } ss_out;
 
 /* Opens the output. With binary set and path "-", standard output must not

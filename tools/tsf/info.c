@@ -3,8 +3,8 @@
  * Statistics are accumulated in double precision over every element of every
  * record: minimum, maximum, mean and standard deviation for numeric fields,
  * the range of shapes for all fields, and a histogram for scalar integer
- * fields with small non-negative values (labels). float16 and bfloat16 fields
- * get shapes only. */
+ * fields with small non-negative values (labels). A field holding NaN or
+ * infinity gets NaN or infinite statistics (null in --json). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -42,6 +42,20 @@ static int is_integer_dtype(int d)
            d == TSF_INT32 || d == TSF_UINT64 || d == TSF_INT64 || d == TSF_BOOL;
 }
 
+/* IEEE 754 binary16 to double, subnormals, infinities and NaN included. */
+static double half_to_double(uint16_t h)
+{
+    int sign = h >> 15, exp = (h >> 10) & 0x1F, frac = h & 0x3FF;
+    double v;
+    if (exp == 0)
+        v = ldexp(frac, -24);
+    else if (exp == 31)
+        v = frac ? NAN : INFINITY;
+    else
+        v = ldexp(frac + 1024, exp - 25);
+    return sign ? -v : v;
+}
+
 static double element(const tsf_field *f, uint64_t i)
 {
     const unsigned char *p = f->data;
@@ -56,13 +70,32 @@ static double element(const tsf_field *f, uint64_t i)
     case TSF_INT64: { int64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
     case TSF_FLOAT32: { float v; memcpy(&v, p + 4 * i, 4); return v; }
     case TSF_FLOAT64: { double v; memcpy(&v, p + 8 * i, 8); return v; }
+    case TSF_FLOAT16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return half_to_double(v); }
+    case TSF_BFLOAT16: {
+        uint16_t v;
+        memcpy(&v, p + 2 * i, 2);
+        uint32_t bits = (uint32_t)v << 16;
+        float value;
+        memcpy(&value, &bits, 4);
+        return value;
+    }
     }
     return 0;
 }
 
 static int is_numeric(int d)
 {
-    return is_integer_dtype(d) || d == TSF_FLOAT32 || d == TSF_FLOAT64;
+    return is_integer_dtype(d) || d == TSF_FLOAT16 || d == TSF_BFLOAT16 || d == TSF_FLOAT32 || d == TSF_FLOAT64;
+}
+
+/* Prints a number for JSON: non-finite values have no JSON form and
+ * become null. */
+static void print_json_number(const char *key, double v)
+{
+    if (isfinite(v))
+        printf(",\"%s\":%.17g", key, v);
+    else
+        printf(",\"%s\":null", key);
 }
 
 /* Adds the elements of a uint8 field through a histogram, which is several
@@ -264,8 +297,10 @@ static void print_json(const char *file, uint64_t index, const char *text, const
         if (s->numeric && s->elements > 0) {
             double mean = s->sum / (double)s->elements;
             double var = s->sumsq / (double)s->elements - mean * mean;
-            printf(",\"min\":%.17g,\"max\":%.17g,\"mean\":%.17g,\"std\":%.17g", s->min, s->max, mean,
-                   sqrt(var > 0 ? var : 0));
+            print_json_number("min", s->min);
+            print_json_number("max", s->max);
+            print_json_number("mean", mean);
+            print_json_number("std", isfinite(var) ? sqrt(var > 0 ? var : 0) : var);
         }
         if (s->hist && s->hist_ok && !s->mixed_dtype) {
             printf(",\"counts\":{");

@@ -129,6 +129,7 @@ static int copy_range(int argc, char **argv, int first, cmd_sink *sink, const ts
 {
     int n_files = argc - first;
     uint64_t index = 0, written = 0;
+    ss_json *first_meta = NULL;
     ss_error err;
     tsf_record *rec = malloc(sizeof *rec);
     if (!rec) {
@@ -145,8 +146,10 @@ static int copy_range(int argc, char **argv, int first, cmd_sink *sink, const ts
             break;
         }
         int got = tsf_reader_start(r);
-        if (got > 0 && !sink->out.open && cmd_sink_prepare(sink, tsf_reader_meta(r), &err) != SS_OK)
+        if (got > 0 && !first_meta && !(first_meta = ss_json_clone(tsf_reader_meta(r)))) {
+            ss_error_set(&err, SS_ENOMEM, "out of memory");
             got = -2;
+        }
         while (got > 0 && written < count && (got = tsf_reader_next(r, rec)) == 1) {
             uint64_t k = index++;
             if (k < skip || (k - skip) % every != 0)
@@ -174,6 +177,10 @@ static int copy_range(int argc, char **argv, int first, cmd_sink *sink, const ts
             break;
     }
     free(rec);
+    /* With no record selected, the output is an empty stream like the first input. */
+    if (status == SS_EXIT_OK && !sink->out.open && first_meta && cmd_sink_prepare(sink, first_meta, &err) != SS_OK)
+        status = tool_fail(&err);
+    ss_json_free(first_meta);
     if (status == SS_EXIT_OK && cmd_sink_finish(sink, &err) != SS_OK)
         status = tool_fail(&err);
     return tool_finish(status);
