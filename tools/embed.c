@@ -100,11 +100,85 @@ static ss_status write_batch(tsf_writer *w, const batch *b, int n, int dim)
     return SS_OK;
 }
 
+/* The raw-pixel baseline: each image flattened and scaled to [0,1]. */
+static int embed_raw(int argc, char **argv, int first, const char *field, const tool_output_opts *out)
+{
+    ss_error err;
+    tool_output o = {0};
+    tsf_record *rec = malloc(sizeof *rec);
+    float *v = NULL;
+    int status = SS_EXIT_OK, got = -1;
+    tsf_reader *r = tsf_reader_open_path(first < argc ? argv[first] : "-", NULL, &err);
+    if (!r || !rec) {
+        if (!rec)
+            ss_error_set(&err, SS_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (tsf_reader_start(r) <= 0) {
+        err = *tsf_reader_error(r);
+        goto fail;
+    }
+    uint64_t dim = 0;
+    while ((got = tsf_reader_next(r, rec)) == 1) {
+        const tsf_field *img = tsf_record_find(rec, field);
+        if (!img || img->dtype != TSF_UINT8 || img->count == 0 || (dim && img->count != dim)) {
+            ss_error_set(&err, SS_EDATA, "%s: record %" PRIu64 ": field '%s' must be uint8 with the same size in every "
+                         "record", tsf_reader_name(r), rec->index, field);
+            goto fail;
+        }
+        if (!o.open) {
+            dim = img->count;
+            v = malloc(dim * sizeof *v);
+            ss_json *meta = output_meta(tsf_reader_meta(r), "", "raw", (int)dim, tsf_record_find(rec, "label") != NULL,
+                                        argc, argv);
+            ss_status st = meta && v ? tool_output_open(&o, out, meta, &err) : ss_error_set(&err, SS_ENOMEM, "out of memory");
+            ss_json_free(meta);
+            if (st != SS_OK)
+                goto fail;
+        }
+        const uint8_t *p = img->data;
+        for (uint64_t i = 0; i < dim; i++)
+            v[i] = (float)p[i] * (1.0f / 255.0f);
+        tsf_field f[3];
+        int nf = 0;
+        const tsf_field *key = tsf_record_find(rec, "key"), *label = tsf_record_find(rec, "label");
+        if (key)
+            f[nf++] = *key;
+        tsf_field_set(&f[nf++], "embedding", TSF_FLOAT32, 1, &dim, v);
+        if (label)
+            f[nf++] = *label;
+        if (tsf_writer_write(o.w, f, nf) != SS_OK) {
+            err = *tsf_writer_error(o.w);
+            goto fail;
+        }
+    }
+    if (got < 0) {
+        err = *tsf_reader_error(r);
+        goto fail;
+    }
+    if (!o.open) {
+        ss_error_set(&err, SS_EDATA, "%s: no records", tsf_reader_name(r));
+        goto fail;
+    }
+    if (tool_output_finish(&o, &err) != SS_OK)
+        goto fail;
+    goto done;
+fail:
+    tool_output_abort(&o, &err);
+    status = tool_fail(&err);
+done:
+    free(v);
+    free(rec);
+    if (r)
+        tsf_reader_close(r);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     tool_start("selfsup-embed");
     const char *ckpt = NULL, *layer_spec = "encoder", *field = "image";
-    int batch_size = 512;
+    int batch_size = 512, raw = 0;
     tool_output_opts out;
     tool_output_opts_default(&out);
     const ss_option opts[] = {
@@ -112,9 +186,10 @@ int main(int argc, char **argv)
         {"layer", 'L', SS_ARG_STRING, &layer_spec, "WHICH", "encoder (default: before the projection head), output, or N to stop after the first N layers", 0, 0, NULL, NULL},
         {"field", 'f', SS_ARG_STRING, &field, "NAME", "image field to embed (default image)", 0, 0, NULL, NULL},
         {"batch", 'b', SS_ARG_INT, &batch_size, "N", "images per batch (default 512)", 1, 1 << 20, NULL, NULL},
+        {"raw", 0, SS_ARG_FLAG, &raw, NULL, "no network: the embedding is the pixels scaled to [0,1] (a baseline)", 0, 0, NULL, NULL},
         TOOL_OUTPUT_OPTIONS(out), {0}};
     const ss_command cmd = {
-        "selfsup-embed", "-c CHECKPOINT [OPTION]... [SAMPLES]",
+        "selfsup-embed", "(-c CHECKPOINT | --raw) [OPTION]... [SAMPLES]",
         "Compute a feature vector for every image of a samples stream (SAMPLES or\n"
         "standard input) with the network of CHECKPOINT, and write an embeddings\n"
         "stream: key, embedding float32 [D], and label when present.",
@@ -126,6 +201,10 @@ int main(int argc, char **argv)
     int rc = tool_parse(&cmd, &common, argc, argv, &first);
     if (rc >= 0)
         return rc;
+    if (raw && ckpt)
+        return tool_usage(cmd.name, "--raw and -c exclude each other");
+    if (raw)
+        return tool_finish(embed_raw(argc, argv, first, field, &out));
     if (!ckpt)
         return tool_usage(cmd.name, "the checkpoint -c FILE is required");
     if (!common.threads_set) {

@@ -31,6 +31,7 @@ typedef struct {
     int batch, resume;
     double temperature, lr, final_lr, weight_decay, momentum, max_time;
     int64_t steps, warmup, save_every, schedule, monitor_every, monitor_count;
+    int steps_set;
     double input_mean, input_std;
     int mean_set, std_set;
 } options;
@@ -227,7 +228,7 @@ static int run_simclr(int argc, char **argv)
         {"weight-decay", 0, SS_ARG_DOUBLE, &o.weight_decay, "WD", "weight decay (default 0.0001)", 0, 10, NULL, NULL},
         {"momentum", 0, SS_ARG_DOUBLE, &o.momentum, "M", "momentum of sgd and lars (default 0.9)", 0, 0.9999, NULL, NULL},
         {"warmup", 0, SS_ARG_INT64, &o.warmup, "STEPS", "linear warmup steps (default 50)", 0, 1e12, NULL, NULL},
-        {"steps", 'n', SS_ARG_INT64, &o.steps, "N", "stop after N steps; also the cosine length (default: until input ends)", 0, 1e12, NULL, NULL},
+        {"steps", 'n', SS_ARG_INT64, &o.steps, "N", "stop after N steps; also the cosine length (default: until input ends); 0 writes the initial weights", 0, 1e12, NULL, &o.steps_set},
         {"schedule", 0, SS_ARG_INT64, &o.schedule, "N", "cosine length in steps when it differs from --steps (default --steps; without either the rate stays at --lr)", 0, 1e12, NULL, NULL},
         {"max-time", 0, SS_ARG_DOUBLE, &o.max_time, "SECONDS", "stop cleanly after this much training time (default none)", 0, 1e9, NULL, NULL},
         {"save-every", 0, SS_ARG_INT64, &o.save_every, "N", "write the checkpoint every N steps (default 200)", 1, 1e12, NULL, NULL},
@@ -384,7 +385,7 @@ static int run_simclr(int argc, char **argv)
     ss_progress progress;
     ss_progress_start(&progress, "steps");
     for (;;) {
-        if (o.steps > 0 && tr.step >= (uint64_t)o.steps)
+        if (o.steps_set && tr.step >= (uint64_t)o.steps)
             break;
         if (o.max_time > 0 && train_time >= o.max_time) {
             ss_log_info("stopping at --max-time after %.0f s", train_time);
@@ -460,7 +461,7 @@ static int run_simclr(int argc, char **argv)
         }
     }
     ss_progress_end(&progress);
-    if (steps_this_run == 0 && !o.resume) {
+    if (steps_this_run == 0 && !o.resume && !(o.steps_set && o.steps == 0)) {
         ss_error_set(&err, SS_EDATA, "%s: fewer records than one batch of %d; nothing was trained",
                      tsf_reader_name(r), o.batch);
         goto fail;
