@@ -13,7 +13,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 
 CC ?= cc
-OPT ?= -O2
+OPT ?= -O3
 BUILD ?= build
 BIN ?= bin
 
@@ -105,6 +105,16 @@ ubsan:
 
 bench: all
 	@sh bench/run.sh
+
+# The main experiment; PRESET=quick (default, about 15 minutes) or full.
+PRESET ?= quick
+run: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -f pipelines/fashion-mnist.mk PRESET=$(PRESET) BIN=$(BIN)
+	@echo
+	@sed -n '1p;/^| method/,/^$$/p' results/fashion-mnist/report.md
+	@echo "Report and figures: results/fashion-mnist/report.md"
+
 
 install: all
 	install -d $(DESTDIR)$(BINDIR)

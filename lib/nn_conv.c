@@ -89,7 +89,7 @@ static void col2im(float *dx, const float *col, int n, int i0, int b, int cin, i
 }
 
 void ss_nn_conv_forward(float *y, const float *x, const float *w, const float *b, int n, int cin, int h,
-                        int width, int cout, int k, int mb, float *col)
+                        int width, int cout, int k, int mb, int relu, float *col)
 {
     const size_t hw = (size_t)h * (size_t)width;
     const int kk = cin * k * k;
@@ -105,14 +105,22 @@ void ss_nn_conv_forward(float *y, const float *x, const float *w, const float *b
         for (int o = 0; o < cout; o++) {
             float bias = b[o];
             float *row = yb + (size_t)o * ld_y;
-            for (size_t i = 0; i < cols; i++)
-                row[i] += bias;
+            if (relu) {
+                for (size_t i = 0; i < cols; i++) {
+                    float v = row[i] + bias;
+                    row[i] = v > 0.0f ? v : 0.0f;
+                }
+            } else {
+                for (size_t i = 0; i < cols; i++)
+                    row[i] += bias;
+            }
         }
     }
 }
 
-void ss_nn_conv_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
-                         int n, int cin, int h, int width, int cout, int k, int mb, float *col, float *dcol)
+void ss_nn_conv_backward(float *dx, float *dw, float *db, float *dy, const float *x, const float *w,
+                         int n, int cin, int h, int width, int cout, int k, int mb, const float *relu_y,
+                         float *col, float *dcol)
 {
     const size_t hw = (size_t)h * (size_t)width;
     const int kk = cin * k * k;
@@ -120,13 +128,22 @@ void ss_nn_conv_backward(float *dx, float *dw, float *db, const float *dy, const
     for (int i0 = 0; i0 < n; i0 += mb) {
         int bsz = n - i0 < mb ? n - i0 : mb;
         size_t cols = (size_t)bsz * hw;
-        const float *dyb = dy + (size_t)i0 * hw;
-        /* db += row sums of dy */
+        float *dyb = dy + (size_t)i0 * hw;
+        /* db += row sums of dy, masked first by the fused ReLU */
         for (int o = 0; o < cout; o++) {
-            const float *row = dyb + (size_t)o * ld_y;
+            float *row = dyb + (size_t)o * ld_y;
             float s = 0;
-            for (size_t i = 0; i < cols; i++)
-                s += row[i];
+            if (relu_y) {
+                const float *yr = relu_y + (size_t)i0 * hw + (size_t)o * ld_y;
+                for (size_t i = 0; i < cols; i++) {
+                    float g = yr[i] > 0.0f ? row[i] : 0.0f;
+                    row[i] = g;
+                    s += g;
+                }
+            } else {
+                for (size_t i = 0; i < cols; i++)
+                    s += row[i];
+            }
             db[o] += s;
         }
         /* dw [Cout, KK] += dy [Cout, cols] . col^T [cols, KK] */

@@ -35,16 +35,22 @@ void ss_nn_maxpool_forward(float *y, uint8_t *arg, const float *x, long planes, 
 void ss_nn_maxpool_backward(float *dx, const float *dy, const uint8_t *arg, long planes, int h, int width)
 {
     const int oh = h / 2, ow = width / 2;
-    memset(dx, 0, (size_t)planes * (size_t)h * (size_t)width * sizeof *dx);
+    /* Every input position is written, the winner with dy and the others with 0. */
     for (long p = 0; p < planes; p++) {
         float *xp = dx + (size_t)p * (size_t)h * (size_t)width;
         const float *yp = dy + (size_t)p * (size_t)oh * (size_t)ow;
         const uint8_t *ap = arg + (size_t)p * (size_t)oh * (size_t)ow;
-        for (int oy = 0; oy < oh; oy++)
+        for (int oy = 0; oy < oh; oy++) {
+            float *r0 = xp + (size_t)(2 * oy) * (size_t)width, *r1 = r0 + width;
             for (int ox = 0; ox < ow; ox++) {
                 int k = ap[oy * ow + ox];
-                xp[(size_t)(2 * oy + (k >> 1)) * (size_t)width + (size_t)(2 * ox + (k & 1))] = yp[oy * ow + ox];
+                float g = yp[oy * ow + ox];
+                r0[2 * ox] = k == 0 ? g : 0.0f;
+                r0[2 * ox + 1] = k == 1 ? g : 0.0f;
+                r1[2 * ox] = k == 2 ? g : 0.0f;
+                r1[2 * ox + 1] = k == 3 ? g : 0.0f;
             }
+        }
     }
 }
 
@@ -121,17 +127,22 @@ void ss_nn_flatten_backward(float *dx, const float *dy, int n, int c, int hw)
 
 /* ---- Linear -------------------------------------------------------------- */
 
-void ss_nn_linear_forward(float *y, const float *x, const float *w, const float *b, int n, int din, int dout)
+void ss_nn_linear_forward(float *y, const float *x, const float *w, const float *b, int n, int din, int dout,
+                          int relu)
 {
     for (int i = 0; i < n; i++)
         memcpy(y + (size_t)i * (size_t)dout, b, (size_t)dout * sizeof *y);
     /* y [N, Dout] += x [N, Din] . w^T [Din, Dout] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, dout, din, 1.0f, x, din, w, din, 1.0f, y, dout);
+    if (relu)
+        ss_nn_relu_forward(y, y, (size_t)n * (size_t)dout);
 }
 
-void ss_nn_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
-                           int n, int din, int dout)
+void ss_nn_linear_backward(float *dx, float *dw, float *db, float *dy, const float *x, const float *w,
+                           int n, int din, int dout, const float *relu_y)
 {
+    if (relu_y)
+        ss_nn_relu_mask(dy, relu_y, (size_t)n * (size_t)dout);
     for (int i = 0; i < n; i++) {
         const float *row = dy + (size_t)i * (size_t)dout;
         for (int o = 0; o < dout; o++)
@@ -159,6 +170,12 @@ void ss_nn_relu_backward(float *dx, const float *dy, const float *y, size_t coun
         dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
+void ss_nn_relu_mask(float *dy, const float *y, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
 /* ---- Batch normalisation (Ioffe and Szegedy 2015) ------------------------ */
 
 void ss_nn_bn_stats(double *sums, const float *x, const ss_nn_bn_shape *s)
@@ -169,8 +186,8 @@ void ss_nn_bn_stats(double *sums, const float *x, const ss_nn_bn_shape *s)
             const float *p = x + (size_t)ch * (size_t)s->m;
             double sum = 0, sq = 0;
             for (long i = 0; i < s->m; i++) {
-                sum += p[i];
-                sq += (double)p[i] * p[i];
+                sum += (double)p[i];
+                sq += (double)p[i] * (double)p[i];
             }
             sums[ch] += sum;
             sums[c + ch] += sq;
@@ -180,14 +197,14 @@ void ss_nn_bn_stats(double *sums, const float *x, const ss_nn_bn_shape *s)
     for (long i = 0; i < s->m; i++) {
         const float *row = x + (size_t)i * (size_t)c;
         for (int ch = 0; ch < c; ch++) {
-            sums[ch] += row[ch];
-            sums[c + ch] += (double)row[ch] * row[ch];
+            sums[ch] += (double)row[ch];
+            sums[c + ch] += (double)row[ch] * (double)row[ch];
         }
     }
 }
 
 void ss_nn_bn_apply(float *y, float *xhat, const float *x, const double *mean, const double *invstd,
-                    const float *gamma, const float *beta, const ss_nn_bn_shape *s)
+                    const float *gamma, const float *beta, int relu, const ss_nn_bn_shape *s)
 {
     const int c = s->channels;
     for (long i = 0; i < (long)c * s->m; i++) {
@@ -195,7 +212,8 @@ void ss_nn_bn_apply(float *y, float *xhat, const float *x, const double *mean, c
         float xh = (float)(((double)x[i] - mean[ch]) * invstd[ch]);
         if (xhat)
             xhat[i] = xh;
-        y[i] = gamma[ch] * xh + beta[ch];
+        float v = gamma[ch] * xh + beta[ch];
+        y[i] = relu && v < 0.0f ? 0.0f : v;
     }
 }
 
@@ -205,8 +223,8 @@ void ss_nn_bn_backward_stats(double *sums, float *dgamma, float *dbeta, const fl
     const int c = s->channels;
     for (long i = 0; i < (long)c * s->m; i++) {
         int ch = s->columns ? (int)(i % c) : (int)(i / s->m);
-        sums[ch] += dy[i];
-        sums[c + ch] += (double)dy[i] * xhat[i];
+        sums[ch] += (double)dy[i];
+        sums[c + ch] += (double)dy[i] * (double)xhat[i];
     }
     for (int ch = 0; ch < c; ch++) {
         dgamma[ch] += (float)sums[c + ch];
@@ -222,6 +240,6 @@ void ss_nn_bn_backward_apply(float *dx, const float *dy, const float *xhat, cons
         int ch = s->columns ? (int)(i % c) : (int)(i / s->m);
         double mean_dy = sums[ch] / (double)m_total;
         double mean_dyx = sums[c + ch] / (double)m_total;
-        dx[i] = (float)(gamma[ch] * invstd[ch] * ((double)dy[i] - mean_dy - xhat[i] * mean_dyx));
+        dx[i] = (float)((double)gamma[ch] * invstd[ch] * ((double)dy[i] - mean_dy - (double)xhat[i] * mean_dyx));
     }
 }

@@ -300,6 +300,16 @@ ss_net *ss_net_create(const char *encoder, const char *head, int h, int w, int c
     for (int i = 0; i < net->n_layers; i++)
         if (net->layers[i].in_c > net->max_channels)
             net->max_channels = net->layers[i].in_c;
+    /* A ReLU right after a convolution, linear or batch-normalisation layer
+     * runs inside that layer; the ReLU layer then shares its output. */
+    for (int i = 1; i < net->n_layers; i++) {
+        ss_layer *prev = &net->layers[i - 1];
+        if (net->layers[i].kind == SS_LAYER_RELU && !prev->passthrough &&
+            (prev->kind == SS_LAYER_CONV || prev->kind == SS_LAYER_LINEAR || prev->kind == SS_LAYER_BN)) {
+            prev->fused_relu = 1;
+            net->layers[i].passthrough = 1;
+        }
+    }
     if (build_params(net, seed, err) < 0)
         goto fail;
     return net;
@@ -313,7 +323,8 @@ static void free_threads(ss_net *net)
     for (int t = 0; net->threads && t < net->n_threads; t++) {
         ss_net_thread *th = &net->threads[t];
         for (int i = 0; th->act && i < net->n_layers; i++) {
-            free(th->act[i]);
+            if (!net->layers[i].passthrough)
+                free(th->act[i]);
             free(th->arg[i]);
             free(th->xhat[i]);
         }
@@ -442,6 +453,10 @@ ss_status ss_net_prepare(ss_net *net, ss_par *pool, int max_rows, ss_error *err)
         for (int i = 0; i < net->n_layers; i++) {
             const ss_layer *l = &net->layers[i];
             size_t n = (size_t)l->out_size * (size_t)rows;
+            if (l->passthrough) {
+                th->act[i] = th->act[i - 1];
+                continue;
+            }
             th->act[i] = malloc(n * sizeof(float));
             if (!th->act[i])
                 goto oom;
@@ -503,11 +518,12 @@ static void forward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid,
     switch (l->kind) {
     case SS_LAYER_CONV: {
         ss_nn_conv_forward(y, x, p[0].w, p[1].w, n, l->in_c, l->in_h, l->in_w, l->out_c, l->k, conv_mb(l),
-                           th->col);
+                           l->fused_relu, th->col);
         break;
     }
     case SS_LAYER_RELU:
-        ss_nn_relu_forward(y, x, (size_t)l->out_size * (size_t)n);
+        if (!l->passthrough)
+            ss_nn_relu_forward(y, x, (size_t)l->out_size * (size_t)n);
         break;
     case SS_LAYER_MAXPOOL:
         ss_nn_maxpool_forward(y, th->arg[i], x, (long)l->in_c * n, l->in_h, l->in_w);
@@ -522,7 +538,7 @@ static void forward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid,
         ss_nn_flatten_forward(y, x, n, l->in_c, l->in_h * l->in_w);
         break;
     case SS_LAYER_LINEAR:
-        ss_nn_linear_forward(y, x, p[0].w, p[1].w, n, l->in_c, l->out_c);
+        ss_nn_linear_forward(y, x, p[0].w, p[1].w, n, l->in_c, l->out_c, l->fused_relu);
         break;
     case SS_LAYER_BN: {
         const int C = l->in_c;
@@ -561,7 +577,7 @@ static void forward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid,
                 }
             }
         }
-        ss_nn_bn_apply(y, training ? th->xhat[i] : NULL, x, mean, invstd, p[0].w, p[1].w, &s);
+        ss_nn_bn_apply(y, training ? th->xhat[i] : NULL, x, mean, invstd, p[0].w, p[1].w, l->fused_relu, &s);
         break;
     }
     }
@@ -570,7 +586,7 @@ static void forward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid,
 /* Backward through layer i: dy holds the gradient of its output; dx (may
  * be NULL for layer 0) receives that of its input. */
 static void backward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid, long m_total_rows,
-                           float *dx, const float *dy)
+                           float *dx, float *dy)
 {
     const ss_layer *l = &net->layers[i];
     const float *x = i == 0 ? th->input : th->act[i - 1];
@@ -580,7 +596,7 @@ static void backward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid
     switch (l->kind) {
     case SS_LAYER_CONV:
         ss_nn_conv_backward(dx, th->grads + off_w, th->grads + off_b, dy, x, p[0].w, n, l->in_c, l->in_h, l->in_w,
-                            l->out_c, l->k, conv_mb(l), th->col, th->dcol);
+                            l->out_c, l->k, conv_mb(l), l->fused_relu ? th->act[i] : NULL, th->col, th->dcol);
         break;
     case SS_LAYER_RELU:
         if (dx)
@@ -603,12 +619,15 @@ static void backward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid
             ss_nn_flatten_backward(dx, dy, n, l->in_c, l->in_h * l->in_w);
         break;
     case SS_LAYER_LINEAR:
-        ss_nn_linear_backward(dx, th->grads + off_w, th->grads + off_b, dy, x, p[0].w, n, l->in_c, l->out_c);
+        ss_nn_linear_backward(dx, th->grads + off_w, th->grads + off_b, dy, x, p[0].w, n, l->in_c, l->out_c,
+                              l->fused_relu ? th->act[i] : NULL);
         break;
     case SS_LAYER_BN: {
         const int C = l->in_c;
         long per_sample = l->spatial_in ? (long)l->in_h * l->in_w : 1;
         ss_nn_bn_shape s = {C, (long)n * per_sample, !l->spatial_in};
+        if (l->fused_relu)
+            ss_nn_relu_mask(dy, th->act[i], (size_t)l->out_size * (size_t)n);
         double *part = bn_partial(net, i, 0, tid);
         memset(part, 0, 2 * (size_t)C * sizeof *part);
         ss_nn_bn_backward_stats(part, th->grads + off_w, th->grads + off_b, dy, th->xhat[i], &s);
@@ -663,6 +682,9 @@ static void step_thread(void *arg, int tid, int n_threads)
     float *dy = th->g0, *dx = th->g1;
     memcpy(dy, a->dz + (size_t)lo * (size_t)width, (size_t)n * (size_t)width * sizeof(float));
     for (int i = a->upto - 1; i >= 0; i--) {
+        /* A fused ReLU's gradient is taken by the layer before it. */
+        if (net->layers[i].passthrough)
+            continue;
         backward_layer(net, th, i, n, tid, a->rows, i > 0 ? dx : NULL, dy);
         float *t = dy;
         dy = dx;

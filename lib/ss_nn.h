@@ -7,6 +7,10 @@
  * since W [Cout, Cin*K*K] times the im2col matrix [Cin*K*K, N*H*W] lands
  * directly in [Cout, N*H*W]. Feature-stage activations are [N, D].
  *
+ * Convolution, linear and batch-normalisation layers can apply a ReLU to
+ * their output in the same pass ("fused"), which saves a full read and write
+ * of the activation in each direction.
+ *
  * Every backward pass adds its parameter gradients into dw and db (callers
  * zero them once per step) and writes (not adds) the input gradient dx, which
  * may be NULL when the input needs no gradient. No kernel allocates: scratch
@@ -21,11 +25,14 @@
  * x [Cin, N, H, W], w [Cout, Cin, K, K], b [Cout], y [Cout, N, H, W].
  * Images are processed mb at a time; col holds Cin*K*K*mb*H*W floats. */
 void ss_nn_conv_forward(float *y, const float *x, const float *w, const float *b, int n, int cin, int h,
-                        int width, int cout, int k, int mb, float *col);
+                        int width, int cout, int k, int mb, int relu, float *col);
 /* dy [Cout, N, H, W]; dx [Cin, N, H, W] or NULL; dw, db accumulated.
- * col and dcol each hold Cin*K*K*mb*H*W floats. */
-void ss_nn_conv_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
-                         int n, int cin, int h, int width, int cout, int k, int mb, float *col, float *dcol);
+ * col and dcol each hold Cin*K*K*mb*H*W floats. With relu_y (the forward
+ * output of a convolution run with relu set), dy is first masked in place
+ * where relu_y is 0, which is the backward pass of the fused ReLU. */
+void ss_nn_conv_backward(float *dx, float *dw, float *db, float *dy, const float *x, const float *w,
+                         int n, int cin, int h, int width, int cout, int k, int mb, const float *relu_y,
+                         float *col, float *dcol);
 size_t ss_nn_conv_scratch(int cin, int h, int width, int k, int mb);
 
 /* 2x2 max pooling with stride 2 over P = C*N planes of H x W (H, W even).
@@ -46,14 +53,18 @@ void ss_nn_gap_backward(float *dx, const float *dy, int n, int c, int hw);
 void ss_nn_flatten_forward(float *y, const float *x, int n, int c, int hw);
 void ss_nn_flatten_backward(float *dx, const float *dy, int n, int c, int hw);
 
-/* Fully connected: x [N, Din], w [Dout, Din], b [Dout], y [N, Dout]. */
-void ss_nn_linear_forward(float *y, const float *x, const float *w, const float *b, int n, int din, int dout);
-void ss_nn_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
-                           int n, int din, int dout);
+/* Fully connected: x [N, Din], w [Dout, Din], b [Dout], y [N, Dout].
+ * relu and relu_y as for convolution. */
+void ss_nn_linear_forward(float *y, const float *x, const float *w, const float *b, int n, int din, int dout,
+                          int relu);
+void ss_nn_linear_backward(float *dx, float *dw, float *db, float *dy, const float *x, const float *w,
+                           int n, int din, int dout, const float *relu_y);
 
 /* ReLU on count elements; the backward pass reads the forward output y. */
 void ss_nn_relu_forward(float *y, const float *x, size_t count);
 void ss_nn_relu_backward(float *dx, const float *dy, const float *y, size_t count);
+/* dy = 0 where y is 0: the in-place backward pass of a fused ReLU. */
+void ss_nn_relu_mask(float *dy, const float *y, size_t count);
 
 /* Batch normalisation over channel c of x viewed as [C, M] ("rows", the
  * CNHW case, M = N*H*W) or [M, C] ("columns", the [N, D] case). Training
@@ -72,7 +83,7 @@ void ss_nn_bn_stats(double *sums, const float *x, const ss_nn_bn_shape *s);
 /* Normalises with mean and inverse standard deviation per channel:
  * xhat = (x - mean) * invstd, y = gamma * xhat + beta. */
 void ss_nn_bn_apply(float *y, float *xhat, const float *x, const double *mean, const double *invstd,
-                    const float *gamma, const float *beta, const ss_nn_bn_shape *s);
+                    const float *gamma, const float *beta, int relu, const ss_nn_bn_shape *s);
 /* Adds this thread's per-channel sum(dy) and sum(dy * xhat) into sums [2, C],
  * and the gamma and beta gradients into dgamma and dbeta. */
 void ss_nn_bn_backward_stats(double *sums, float *dgamma, float *dbeta, const float *dy, const float *xhat,

@@ -5,7 +5,7 @@
 set -u
 packages="gcc make pkg-config libzstd-dev libpng-dev zlib1g-dev libopenblas-dev \
 bats bats-support bats-assert python3 python3-numpy python3-zstandard zstd \
-dataset-fashion-mnist $*"
+dataset-fashion-mnist gnuplot-nox $*"
 
 missing=""
 for p in $packages; do

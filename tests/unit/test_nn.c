@@ -67,20 +67,20 @@ static int compare_grad(const char *what, float *x, const float *g, size_t n, sc
 /* ---- Convolution ---------------------------------------------------------- */
 
 typedef struct {
-    int n, cin, h, w, cout, k, mb;
+    int n, cin, h, w, cout, k, mb, relu;
     float *x, *wt, *b, *y, *r, *col;
 } conv_case;
 
 static double conv_loss(void *p)
 {
     conv_case *c = p;
-    ss_nn_conv_forward(c->y, c->x, c->wt, c->b, c->n, c->cin, c->h, c->w, c->cout, c->k, c->mb, c->col);
+    ss_nn_conv_forward(c->y, c->x, c->wt, c->b, c->n, c->cin, c->h, c->w, c->cout, c->k, c->mb, c->relu, c->col);
     return dot(c->y, c->r, (size_t)c->cout * c->n * c->h * c->w);
 }
 
-static void check_conv(int n, int cin, int h, int w, int cout, int k, int mb)
+static void check_conv(int n, int cin, int h, int w, int cout, int k, int mb, int relu)
 {
-    conv_case c = {n, cin, h, w, cout, k, mb, 0, 0, 0, 0, 0, 0};
+    conv_case c = {n, cin, h, w, cout, k, mb, relu, 0, 0, 0, 0, 0, 0};
     size_t nx = (size_t)cin * n * h * w, ny = (size_t)cout * n * h * w, nw = (size_t)cout * cin * k * k;
     size_t scratch = ss_nn_conv_scratch(cin, h, w, k, mb);
     c.x = malloc(nx * 4);
@@ -94,7 +94,12 @@ static void check_conv(int n, int cin, int h, int w, int cout, int k, int mb)
     fill_random(c.wt, nw, 2);
     fill_random(c.b, (size_t)cout, 3);
     fill_random(c.r, ny, 4);
-    ss_nn_conv_backward(dx, dw, db, c.r, c.x, c.wt, n, cin, h, w, cout, k, mb, c.col, dcol);
+    float *dy = malloc(ny * 4);
+    memcpy(dy, c.r, ny * 4);
+    if (relu)
+        conv_loss(&c);
+    ss_nn_conv_backward(dx, dw, db, dy, c.x, c.wt, n, cin, h, w, cout, k, mb, relu ? c.y : NULL, c.col, dcol);
+    free(dy);
     CHECK(compare_grad("conv dx", c.x, dx, nx, conv_loss, &c));
     CHECK(compare_grad("conv dw", c.wt, dw, nw, conv_loss, &c));
     CHECK(compare_grad("conv db", c.b, db, (size_t)cout, conv_loss, &c));
@@ -104,13 +109,20 @@ static void check_conv(int n, int cin, int h, int w, int cout, int k, int mb)
 
 static void test_conv3x3_gradients(void)
 {
-    check_conv(3, 2, 5, 6, 4, 3, 2);
+    check_conv(3, 2, 5, 6, 4, 3, 2, 0);
+}
+
+static void test_conv_fused_relu_gradients(void)
+{
+    eps = 1e-3f; /* a larger step crosses ReLU kinks */
+    check_conv(3, 2, 5, 6, 4, 3, 2, 1);
+    eps = 1e-2f;
 }
 
 static void test_conv1x1_and_5x5_gradients(void)
 {
-    check_conv(2, 3, 4, 4, 2, 1, 1);
-    check_conv(2, 1, 6, 5, 3, 5, 4);
+    check_conv(2, 3, 4, 4, 2, 1, 1, 0);
+    check_conv(2, 1, 6, 5, 3, 5, 4, 0);
 }
 
 /* A 3x3 convolution checked against the direct definition. */
@@ -123,7 +135,7 @@ static void test_conv_matches_direct_sum(void)
     fill_random(x, nx, 5);
     fill_random(wt, 54, 6);
     fill_random(b, 3, 7);
-    ss_nn_conv_forward(y, x, wt, b, n, cin, h, w, cout, k, 1, col);
+    ss_nn_conv_forward(y, x, wt, b, n, cin, h, w, cout, k, 1, 0, col);
     double maxerr = 0;
     for (int o = 0; o < cout; o++)
         for (int i = 0; i < n; i++)
@@ -175,7 +187,7 @@ static void bn_forward_full(simple_case *s, float *y)
         mean[c] = sums[c] / (double)sh.m;
         invstd[c] = 1.0 / sqrt(sums[s->c + c] / (double)sh.m - mean[c] * mean[c] + 1e-5);
     }
-    ss_nn_bn_apply(y, s->xhat, s->x, mean, invstd, s->wt, s->b, &sh);
+    ss_nn_bn_apply(y, s->xhat, s->x, mean, invstd, s->wt, s->b, 0, &sh);
 }
 
 static double simple_loss(void *p)
@@ -188,7 +200,7 @@ static double simple_loss(void *p)
     case 2: ss_nn_gap_forward(s->y, s->x, s->n, s->c, s->h * s->w); break;
     case 3: ss_nn_flatten_forward(s->y, s->x, s->n, s->c, s->h * s->w); break;
     case 4: ss_nn_relu_forward(s->y, s->x, out_count(s)); break;
-    case 5: ss_nn_linear_forward(s->y, s->x, s->wt, s->b, s->n, s->c, s->dout); break;
+    case 5: ss_nn_linear_forward(s->y, s->x, s->wt, s->b, s->n, s->c, s->dout, 0); break;
     default: bn_forward_full(s, s->y); break;
     }
     return dot(s->y, s->r, s->kind == 2 ? (size_t)s->n * s->c : out_count(s));
@@ -222,7 +234,7 @@ static void check_simple(int kind)
     case 2: ss_nn_gap_backward(dx, s.r, s.n, s.c, s.h * s.w); break;
     case 3: ss_nn_flatten_backward(dx, s.r, s.n, s.c, s.h * s.w); break;
     case 4: ss_nn_relu_backward(dx, s.r, s.y, nx); break;
-    case 5: ss_nn_linear_backward(dx, dw, db, s.r, s.x, s.wt, s.n, s.c, s.dout); break;
+    case 5: ss_nn_linear_backward(dx, dw, db, s.r, s.x, s.wt, s.n, s.c, s.dout, NULL); break;
     default: {
         ss_nn_bn_shape sh = {s.c, kind == 6 ? (long)s.n * s.h * s.w : s.n, kind == 7};
         double sums[64] = {0}, st[64] = {0}, invstd[32];
@@ -380,6 +392,7 @@ static void test_bad_specs_rejected(void)
 int main(void)
 {
     RUN(test_conv3x3_gradients);
+    RUN(test_conv_fused_relu_gradients);
     RUN(test_conv1x1_and_5x5_gradients);
     RUN(test_conv_matches_direct_sum);
     RUN(test_maxpool_gradient);

@@ -1,0 +1,168 @@
+# The Fashion-MNIST experiment: SimCLR pretraining, then linear probes and
+# finetuning at three label budgets, against three baselines, evaluated once
+# on the test set. Run through `make run` (PRESET=quick, the default, or
+# PRESET=full); only stale stages rerun.
+#
+# Data flow (W = results/fashion-mnist/work):
+#   import -> train.tsf (55,000) + val.tsf (5,000, stratified) and test.tsf
+#   augment | pretrain          -> simclr.tsf   (unlabelled: train.tsf images only)
+#   pretrain --steps 0          -> random.tsf   (the same encoder, untrained)
+#   embed                       -> emb-{simclr,random,raw}-{train,val,test}.tsf
+#   sample                      -> 10 per class and 1% subsets, 3 seeds each
+#   probe / finetune            -> models; predictions on test; eval -> acc/*.json
+# Hyperparameters were chosen on val.tsf; the test set is read only by the
+# final predictions.
+
+PRESET ?= quick
+BIN ?= bin
+PYTHON ?= /usr/bin/python3
+DATA ?= /usr/share/datasets/fashion-mnist
+R := results/fashion-mnist
+W := $(R)/work
+T := $(W)/times
+RUN := bash pipelines/timed.sh
+
+SEEDS := 1 2 3
+SMALL_BUDGETS := b10 b1pct
+b10_PER_CLASS := 10
+b1pct_PER_CLASS := 60
+
+ifeq ($(PRESET),full)
+PRETRAIN_STEPS := 12000
+FT_SMALL_STEPS := 400
+FT_FULL_EPOCHS := 10
+else ifeq ($(PRESET),quick)
+PRETRAIN_STEPS := 1000
+FT_SMALL_STEPS := 120
+FT_FULL_EPOCHS := 1
+else
+$(error PRESET must be quick or full, not '$(PRESET)')
+endif
+
+PRETRAIN_OPTS := --batch 256 --temperature 0.2 --lr 0.001 --warmup 100 --steps $(PRETRAIN_STEPS) --seed 1
+# Views needed: steps x batch images, rounded up to whole epochs of 55,000.
+PRETRAIN_EPOCHS := $(shell echo $$(( $(PRETRAIN_STEPS) * 256 / 55000 + 1 )))
+AUGMENT := $(BIN)/selfsup-augment --seed 1
+
+PROBE_METHODS := simclr random raw
+FT_METHODS := simclr scratch
+BUDGETS := $(SMALL_BUDGETS) b100
+
+probe_runs := $(foreach m,$(PROBE_METHODS),$(foreach b,$(SMALL_BUDGETS),$(foreach s,$(SEEDS),probe-$(m)-$(b)-s$(s))) probe-$(m)-b100-s1)
+ft_runs := $(foreach m,$(FT_METHODS),$(foreach b,$(SMALL_BUDGETS),$(foreach s,$(SEEDS),ft-$(m)-$(b)-s$(s))) ft-$(m)-b100-s1)
+ACC := $(foreach r,$(probe_runs) $(ft_runs),$(W)/acc/$(r).json)
+FIGURES := $(R)/pretrain-loss.png $(R)/pca.png $(R)/augmented-views.png $(R)/confusion.png
+
+.PHONY: all
+all: $(R)/report.md
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+# ---- Data -----------------------------------------------------------------------
+
+$(W)/train-all.tsf: | $(W)/acc $(T)
+	$(RUN) $(T)/import $(BIN)/selfsup-tsf import idx -o $@ $(DATA)/train-images-idx3-ubyte.gz $(DATA)/train-labels-idx1-ubyte.gz
+
+$(W)/test.tsf: | $(W)/acc $(T)
+	$(RUN) $(T)/import-test $(BIN)/selfsup-tsf import idx -o $@ $(DATA)/t10k-images-idx3-ubyte.gz $(DATA)/t10k-labels-idx1-ubyte.gz
+
+$(W)/train.tsf $(W)/val.tsf &: $(W)/train-all.tsf
+	$(RUN) $(T)/split $(BIN)/selfsup-tsf split --stratify --fraction 0.083333 --seed 1 --train $(W)/train.tsf --val $(W)/val.tsf $<
+
+$(W)/acc $(T):
+	mkdir -p $@
+
+# ---- Pretraining ------------------------------------------------------------------
+
+$(W)/simclr.tsf: $(W)/train.tsf
+	$(RUN) $(T)/pretrain bash pipelines/feed.sh \
+	  "$(AUGMENT) --epochs $(PRETRAIN_EPOCHS) --shuffle $<" \
+	  "$(BIN)/selfsup-pretrain simclr -o $@ $(PRETRAIN_OPTS) --log $(W)/pretrain.jsonl"
+
+$(W)/random.tsf: $(W)/train.tsf
+	$(BIN)/selfsup-tsf head -n 1 $< | $(AUGMENT) | $(BIN)/selfsup-pretrain simclr -o $@ --steps 0 --seed 1
+
+# ---- Embeddings ---------------------------------------------------------------------
+
+$(W)/emb-simclr-%.tsf: $(W)/%.tsf $(W)/simclr.tsf
+	$(RUN) $(T)/embed-simclr-$* $(BIN)/selfsup-embed -c $(W)/simclr.tsf -o $@ $<
+
+$(W)/emb-random-%.tsf: $(W)/%.tsf $(W)/random.tsf
+	$(RUN) $(T)/embed-random-$* $(BIN)/selfsup-embed -c $(W)/random.tsf -o $@ $<
+
+$(W)/emb-raw-%.tsf: $(W)/%.tsf
+	$(RUN) $(T)/embed-raw-$* $(BIN)/selfsup-embed --raw -o $@ $<
+
+# ---- Label budgets: the same records for every method ---------------------------------
+
+define subset_rule
+$(W)/sub-$(1)-s$(2).tsf: $(W)/train.tsf
+	$(BIN)/selfsup-tsf sample --per-class $($(1)_PER_CLASS) --seed $(2) -o $$@ $$<
+$(W)/emb-$(3)-sub-$(1)-s$(2).tsf: $(W)/emb-$(3)-train.tsf
+	$(BIN)/selfsup-tsf sample --per-class $($(1)_PER_CLASS) --seed $(2) -o $$@ $$<
+endef
+$(foreach b,$(SMALL_BUDGETS),$(foreach s,$(SEEDS),$(foreach m,$(PROBE_METHODS),$(eval $(call subset_rule,$(b),$(s),$(m))))))
+
+$(W)/sub-b100-s1.tsf: $(W)/train.tsf
+	cp $< $@
+$(W)/emb-%-sub-b100-s1.tsf: $(W)/emb-%-train.tsf
+	cp $< $@
+
+# ---- Linear probes --------------------------------------------------------------------
+
+$(W)/probe-%.tsf: $(W)/emb-%.tsf
+	$(RUN) $(T)/probe-$* $(BIN)/selfsup-probe -q -o $@ $<
+
+# probe-METHOD-BUDGET-sSEED: trained on the subset, applied to the test embeddings.
+$(W)/pred-probe-%.tsf: | $(W)/acc
+	$(BIN)/selfsup-probe predict -m $< -o $@ $(word 2,$^)
+
+define probe_run
+$(W)/pred-probe-$(1)-$(2)-s$(3).tsf: $(W)/probe-$(1)-sub-$(2)-s$(3).tsf $(W)/emb-$(1)-test.tsf
+$(W)/acc/probe-$(1)-$(2)-s$(3).json: $(W)/pred-probe-$(1)-$(2)-s$(3).tsf
+	$(BIN)/selfsup-eval classify --json -o $$@ $$<
+endef
+$(foreach m,$(PROBE_METHODS),$(foreach b,$(BUDGETS),$(foreach s,$(SEEDS),$(eval $(call probe_run,$(m),$(b),$(s))))))
+
+# ---- Finetuning -----------------------------------------------------------------------
+
+# Small budgets: a fixed number of steps over augmented passes of the subset;
+# all labels: FT_FULL_EPOCHS epochs. scratch is supervised training from the
+# random initialisation with the head's learning rate everywhere.
+ft_batch = $(if $(filter b10,$(1)),100,$(if $(filter b1pct,$(1)),200,256))
+ft_steps = $(if $(filter b100,$(1)),$(shell echo $$(( $(FT_FULL_EPOCHS) * 55000 / 256 ))),$(FT_SMALL_STEPS))
+ft_epochs = $(if $(filter b100,$(1)),$(FT_FULL_EPOCHS),$(shell echo $$(( $(FT_SMALL_STEPS) * $(call ft_batch,$(1)) / ($($(1)_PER_CLASS) * 10) + 1 ))))
+ft_init = $(if $(filter simclr,$(1)),$(W)/simclr.tsf --lr-encoder 0.0003,$(W)/random.tsf --lr-encoder 0.001)
+
+define ft_run
+$(W)/ft-$(1)-$(2)-s$(3).tsf: $(W)/sub-$(2)-s$(3).tsf $(W)/simclr.tsf $(W)/random.tsf
+	$(RUN) $(T)/ft-$(1)-$(2)-s$(3) bash pipelines/feed.sh \
+	  "$(AUGMENT) --views 1 --epochs $(call ft_epochs,$(2)) --shuffle --seed $(3) $$<" \
+	  "$(BIN)/selfsup-finetune -q -c $(call ft_init,$(1)) --lr-head 0.001 --batch $(call ft_batch,$(2)) --steps $(call ft_steps,$(2)) --seed $(3) -o $$@"
+$(W)/pred-ft-$(1)-$(2)-s$(3).tsf: $(W)/ft-$(1)-$(2)-s$(3).tsf $(W)/test.tsf
+	$(BIN)/selfsup-finetune predict -m $$< -o $$@ $(W)/test.tsf
+$(W)/acc/ft-$(1)-$(2)-s$(3).json: $(W)/pred-ft-$(1)-$(2)-s$(3).tsf
+	$(BIN)/selfsup-eval classify --json -o $$@ $$<
+endef
+$(foreach m,$(FT_METHODS),$(foreach b,$(BUDGETS),$(foreach s,$(SEEDS),$(eval $(call ft_run,$(m),$(b),$(s))))))
+
+# ---- Figures and report ------------------------------------------------------------------
+
+$(R)/pretrain-loss.png: $(W)/simclr.tsf
+	$(PYTHON) pipelines/jsonl2dat.py $(W)/pretrain.jsonl step loss chance_loss top1 > $(W)/pretrain-loss.dat
+	gnuplot -e "data='$(W)/pretrain-loss.dat'; out='$@'" pipelines/loss.gp
+
+$(R)/pca.png: $(W)/emb-simclr-test.tsf
+	$(PYTHON) pipelines/pca.py $< > $(W)/pca.dat
+	gnuplot -e "data='$(W)/pca.dat'; out='$@'" pipelines/pca.gp
+
+$(R)/augmented-views.png: $(W)/train.tsf
+	$(BIN)/selfsup-tsf head -n 8 -o $(W)/eight.tsf $<
+	$(AUGMENT) --views 1 --epochs 8 $(W)/eight.tsf | $(BIN)/selfsup-tsf export grid --field view0 --count 64 --cols 8 --scale 3 $@
+
+$(R)/confusion.png: $(W)/pred-probe-simclr-b100-s1.tsf
+	$(BIN)/selfsup-eval classify -o $(W)/confusion.txt --confusion-png $@ $<
+
+$(R)/report.md: $(ACC) $(FIGURES) pipelines/report.py
+	$(PYTHON) pipelines/report.py --preset $(PRESET) --work $(W) --out $@

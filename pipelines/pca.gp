@@ -1,0 +1,10 @@
+# The first two principal components of the SimCLR test embeddings, coloured
+# by class. Call with -e "data='FILE'; out='PNG'".
+set terminal pngcairo size 900,750 noenhanced
+set output out
+set title "Fashion-MNIST test set: PCA of SimCLR features"
+set xlabel "principal component 1"
+set ylabel "principal component 2"
+set key outside right
+names = "T-shirt/top Trouser Pullover Dress Coat Sandal Shirt Sneaker Bag Ankle-boot"
+plot for [c=0:9] data index c using 1:2 with points pt 7 ps 0.3 title word(names, c + 1)
