@@ -4,7 +4,10 @@
  * Images are lowered mb at a time into col [Cin*K*K, mb*H*W], so the scratch
  * stays cache-sized while each GEMM still has mb*H*W columns. The backward
  * pass lowers the input again instead of keeping col from the forward pass:
- * the copy costs far less than the GEMMs and saves one col per layer.
+ * the copy costs far less than the GEMMs and saves one col per layer. The
+ * input gradient is a second convolution (of dy with the flipped kernel),
+ * which replaces the scatter-add of col2im by another lowering and a GEMM
+ * with the longer inner dimension Cout*K*K.
  *
  * Left out: strides, dilation, Winograd and direct kernels. */
 #include "ss_nn.h"
@@ -15,6 +18,11 @@
 size_t ss_nn_conv_scratch(int cin, int h, int width, int k, int mb)
 {
     return (size_t)cin * (size_t)k * (size_t)k * (size_t)mb * (size_t)h * (size_t)width;
+}
+
+size_t ss_nn_conv_dscratch(int cin, int cout, int h, int width, int k, int mb)
+{
+    return ss_nn_conv_scratch(cout, h, width, k, mb) + (size_t)cin * (size_t)cout * (size_t)k * (size_t)k;
 }
 
 /* Lowers images [i0, i0 + b) of x [Cin, N, H, W] into col [Cin*K*K, b*H*W]. */
@@ -48,39 +56,6 @@ static void im2col(float *col, const float *x, int n, int i0, int b, int cin, in
                                (size_t)(hi - lo) * sizeof *o);
                         for (int ox = hi; ox < width; ox++)
                             o[ox] = 0;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/* Adds col [Cin*K*K, b*H*W] back into images [i0, i0 + b) of dx. */
-static void col2im(float *dx, const float *col, int n, int i0, int b, int cin, int h, int width, int k)
-{
-    const int p = k / 2;
-    const size_t hw = (size_t)h * (size_t)width;
-    const size_t cols = (size_t)b * hw;
-    for (int c = 0; c < cin; c++) {
-        float *xc = dx + ((size_t)c * (size_t)n + (size_t)i0) * hw;
-        memset(xc, 0, cols * sizeof *xc);
-        for (int ky = 0; ky < k; ky++) {
-            for (int kx = 0; kx < k; kx++) {
-                const float *row = col + ((size_t)(c * k + ky) * (size_t)k + (size_t)kx) * cols;
-                int dxo = kx - p;
-                int lo = dxo < 0 ? -dxo : 0;
-                int hi = dxo > 0 ? width - dxo : width;
-                for (int j = 0; j < b; j++) {
-                    float *img = xc + (size_t)j * hw;
-                    const float *in = row + (size_t)j * hw;
-                    for (int oy = 0; oy < h; oy++) {
-                        int iy = oy + ky - p;
-                        if (iy < 0 || iy >= h)
-                            continue;
-                        const float *src = in + (size_t)oy * (size_t)width;
-                        float *dst = img + (size_t)iy * (size_t)width + dxo;
-                        for (int ox = lo; ox < hi; ox++)
-                            dst[ox] += src[ox];
                     }
                 }
             }
@@ -124,7 +99,16 @@ void ss_nn_conv_backward(float *dx, float *dw, float *db, float *dy, const float
 {
     const size_t hw = (size_t)h * (size_t)width;
     const int kk = cin * k * k;
-    const size_t ld_y = (size_t)n * hw;
+    const size_t ld_y = (size_t)n * hw, ld_y_in = ld_y;
+    /* wflip [Cin, Cout, K, K] = w [Cout, Cin, K-1-ky, K-1-kx], after the
+     * lowered dy in the scratch. */
+    float *wflip = dcol + ss_nn_conv_scratch(cout, h, width, k, mb);
+    if (dx)
+        for (int o = 0; o < cout; o++)
+            for (int c = 0; c < cin; c++)
+                for (int t = 0; t < k * k; t++)
+                    wflip[((size_t)c * (size_t)cout + (size_t)o) * (size_t)(k * k) + (size_t)(k * k - 1 - t)] =
+                        w[((size_t)o * (size_t)cin + (size_t)c) * (size_t)(k * k) + (size_t)t];
     for (int i0 = 0; i0 < n; i0 += mb) {
         int bsz = n - i0 < mb ? n - i0 : mb;
         size_t cols = (size_t)bsz * hw;
@@ -152,9 +136,11 @@ void ss_nn_conv_backward(float *dx, float *dw, float *db, float *dy, const float
                     (int)cols, 1.0f, dw, kk);
         if (!dx)
             continue;
-        /* dcol [KK, cols] = w^T [KK, Cout] . dy [Cout, cols] */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, (int)cols, cout, 1.0f, w, kk, dyb, (int)ld_y,
-                    0.0f, dcol, (int)cols);
-        col2im(dx, dcol, n, i0, bsz, cin, h, width, k);
+        /* dx [Cin, cols] = wflip [Cin, Cout*K*K] . im2col(dy) [Cout*K*K, cols]: the
+         * input gradient of a "same" convolution is the convolution of dy with
+         * the kernel flipped in space and transposed in channels. */
+        im2col(dcol, dy, n, i0, bsz, cout, h, width, k);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cin, (int)cols, cout * k * k, 1.0f, wflip,
+                    cout * k * k, dcol, (int)cols, 0.0f, dx + (size_t)i0 * hw, (int)ld_y_in);
     }
 }

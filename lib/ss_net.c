@@ -423,15 +423,18 @@ ss_status ss_net_prepare(ss_net *net, ss_par *pool, int max_rows, ss_error *err)
         goto oom;
     int rows = (max_rows + T - 1) / T;
     long max_act = ss_net_width_at(net, 0);
-    size_t scratch = 0;
+    size_t scratch = 0, dscratch = 0;
     for (int i = 0; i < net->n_layers; i++) {
         const ss_layer *l = &net->layers[i];
         if (l->out_size > max_act)
             max_act = l->out_size;
         if (l->kind == SS_LAYER_CONV) {
             size_t s = ss_nn_conv_scratch(l->in_c, l->in_h, l->in_w, l->k, conv_mb(l));
+            size_t ds = ss_nn_conv_dscratch(l->in_c, l->out_c, l->in_h, l->in_w, l->k, conv_mb(l));
             if (s > scratch)
                 scratch = s;
+            if (ds > dscratch)
+                dscratch = ds;
         }
     }
     for (int t = 0; t < T; t++) {
@@ -445,7 +448,7 @@ ss_status ss_net_prepare(ss_net *net, ss_par *pool, int max_rows, ss_error *err)
         th->g0 = malloc((size_t)max_act * (size_t)rows * sizeof *th->g0);
         th->g1 = malloc((size_t)max_act * (size_t)rows * sizeof *th->g1);
         th->col = malloc((scratch ? scratch : 1) * sizeof *th->col);
-        th->dcol = malloc((scratch ? scratch : 1) * sizeof *th->dcol);
+        th->dcol = malloc((dscratch ? dscratch : 1) * sizeof *th->dcol);
         th->grads = t == 0 ? net->grads : calloc(net->n_weights ? net->n_weights : 1, sizeof *th->grads);
         if (!th->act || !th->arg || !th->xhat || !th->input || !th->bn_invstd || !th->g0 || !th->g1 || !th->col ||
             !th->dcol || !th->grads)

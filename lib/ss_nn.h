@@ -27,13 +27,14 @@
 void ss_nn_conv_forward(float *y, const float *x, const float *w, const float *b, int n, int cin, int h,
                         int width, int cout, int k, int mb, int relu, float *col);
 /* dy [Cout, N, H, W]; dx [Cin, N, H, W] or NULL; dw, db accumulated.
- * col and dcol each hold Cin*K*K*mb*H*W floats. With relu_y (the forward
+ * col holds ss_nn_conv_scratch() floats and dcol ss_nn_conv_dscratch(). With relu_y (the forward
  * output of a convolution run with relu set), dy is first masked in place
  * where relu_y is 0, which is the backward pass of the fused ReLU. */
 void ss_nn_conv_backward(float *dx, float *dw, float *db, float *dy, const float *x, const float *w,
                          int n, int cin, int h, int width, int cout, int k, int mb, const float *relu_y,
                          float *col, float *dcol);
 size_t ss_nn_conv_scratch(int cin, int h, int width, int k, int mb);
+size_t ss_nn_conv_dscratch(int cin, int cout, int h, int width, int k, int mb);
 
 /* 2x2 max pooling with stride 2 over P = C*N planes of H x W (H, W even).
  * x [P, H, W], y [P, H/2, W/2], arg [P, H/2, W/2] the winning position 0..3. */

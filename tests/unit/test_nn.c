@@ -83,13 +83,14 @@ static void check_conv(int n, int cin, int h, int w, int cout, int k, int mb, in
     conv_case c = {n, cin, h, w, cout, k, mb, relu, 0, 0, 0, 0, 0, 0};
     size_t nx = (size_t)cin * n * h * w, ny = (size_t)cout * n * h * w, nw = (size_t)cout * cin * k * k;
     size_t scratch = ss_nn_conv_scratch(cin, h, w, k, mb);
+    size_t dscratch = ss_nn_conv_dscratch(cin, cout, h, w, k, mb);
     c.x = malloc(nx * 4);
     c.wt = malloc(nw * 4);
     c.b = malloc((size_t)cout * 4);
     c.y = malloc(ny * 4);
     c.r = malloc(ny * 4);
     c.col = malloc(scratch * 4);
-    float *dcol = malloc(scratch * 4), *dx = malloc(nx * 4), *dw = calloc(nw, 4), *db = calloc((size_t)cout, 4);
+    float *dcol = malloc(dscratch * 4), *dx = malloc(nx * 4), *dw = calloc(nw, 4), *db = calloc((size_t)cout, 4);
     fill_random(c.x, nx, 1);
     fill_random(c.wt, nw, 2);
     fill_random(c.b, (size_t)cout, 3);

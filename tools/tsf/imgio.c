@@ -202,7 +202,7 @@ ss_status imgio_file_open(imgio_file *f, const char *path, int binary, ss_error 
     ss_status st = ss_out_open(&f->out, path, binary, err);
     if (st != SS_OK)
         return st;
-    if (!f->out.tmp) {
+    if (strcmp(path, "-") == 0) {
         f->fp = stdout;
         return SS_OK;
     }
@@ -222,7 +222,7 @@ ss_status imgio_file_open(imgio_file *f, const char *path, int binary, ss_error 
 
 ss_status imgio_file_commit(imgio_file *f, ss_error *err)
 {
-    const char *name = f->out.tmp ? f->out.path : "standard output";
+    const char *name = f->fp == stdout ? "standard output" : f->out.path;
     int failed;
     if (f->fp == stdout) {
         failed = fflush(stdout) != 0 || ferror(stdout);
