@@ -18,21 +18,25 @@ void ss_nn_maxpool_forward(float *y, uint8_t *arg, const float *x, long planes, 
         for (int oy = 0; oy < oh; oy++) {
             const float *r0 = xp + (size_t)(2 * oy) * (size_t)width;
             const float *r1 = r0 + width;
+            float *yr = yp + (size_t)oy * (size_t)ow;
+            uint8_t *ar = ap + (size_t)oy * (size_t)ow;
+            /* Branch-free, so the loop vectorises; ties keep the first position. */
             for (int ox = 0; ox < ow; ox++) {
                 float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
-                float m = a;
-                uint8_t k = 0;
-                if (b > m) { m = b; k = 1; }
-                if (c > m) { m = c; k = 2; }
-                if (d > m) { m = d; k = 3; }
-                yp[oy * ow + ox] = m;
-                ap[oy * ow + ox] = k;
+                int kab = b > a;
+                float mab = kab ? b : a;
+                int kcd = d > c;
+                float mcd = kcd ? d : c;
+                int low = mcd > mab;
+                yr[ox] = low ? mcd : mab;
+                ar[ox] = (uint8_t)(low ? 2 + kcd : kab);
             }
         }
     }
 }
 
-void ss_nn_maxpool_backward(float *dx, const float *dy, const uint8_t *arg, long planes, int h, int width)
+void ss_nn_maxpool_backward(float *dx, const float *dy, const uint8_t *arg, const float *relu_y, long planes, int h,
+                            int width)
 {
     const int oh = h / 2, ow = width / 2;
     /* Every input position is written, the winner with dy and the others with 0. */
@@ -40,11 +44,14 @@ void ss_nn_maxpool_backward(float *dx, const float *dy, const uint8_t *arg, long
         float *xp = dx + (size_t)p * (size_t)h * (size_t)width;
         const float *yp = dy + (size_t)p * (size_t)oh * (size_t)ow;
         const uint8_t *ap = arg + (size_t)p * (size_t)oh * (size_t)ow;
+        const float *ry = relu_y ? relu_y + (size_t)p * (size_t)oh * (size_t)ow : NULL;
         for (int oy = 0; oy < oh; oy++) {
             float *r0 = xp + (size_t)(2 * oy) * (size_t)width, *r1 = r0 + width;
             for (int ox = 0; ox < ow; ox++) {
                 int k = ap[oy * ow + ox];
                 float g = yp[oy * ow + ox];
+                if (ry && !(ry[oy * ow + ox] > 0.0f))
+                    g = 0.0f;
                 r0[2 * ox] = k == 0 ? g : 0.0f;
                 r0[2 * ox + 1] = k == 1 ? g : 0.0f;
                 r1[2 * ox] = k == 2 ? g : 0.0f;

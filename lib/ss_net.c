@@ -586,6 +586,14 @@ static void forward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid,
     }
 }
 
+/* Returns 1 when layer i's fused ReLU feeds a max pooling, whose backward
+ * pass then applies the ReLU mask on the pooled output instead. */
+static int relu_masked_by_pool(const ss_net *net, int i)
+{
+    return net->layers[i].fused_relu && i + 2 < net->n_layers && net->layers[i + 1].passthrough &&
+           net->layers[i + 2].kind == SS_LAYER_MAXPOOL;
+}
+
 /* Backward through layer i: dy holds the gradient of its output; dx (may
  * be NULL for layer 0) receives that of its input. */
 static void backward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid, long m_total_rows,
@@ -599,7 +607,8 @@ static void backward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid
     switch (l->kind) {
     case SS_LAYER_CONV:
         ss_nn_conv_backward(dx, th->grads + off_w, th->grads + off_b, dy, x, p[0].w, n, l->in_c, l->in_h, l->in_w,
-                            l->out_c, l->k, conv_mb(l), l->fused_relu ? th->act[i] : NULL, th->col, th->dcol);
+                            l->out_c, l->k, conv_mb(l),
+                            l->fused_relu && !relu_masked_by_pool(net, i) ? th->act[i] : NULL, th->col, th->dcol);
         break;
     case SS_LAYER_RELU:
         if (dx)
@@ -607,7 +616,8 @@ static void backward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid
         break;
     case SS_LAYER_MAXPOOL:
         if (dx)
-            ss_nn_maxpool_backward(dx, dy, th->arg[i], (long)l->in_c * n, l->in_h, l->in_w);
+            ss_nn_maxpool_backward(dx, dy, th->arg[i], i >= 2 && relu_masked_by_pool(net, i - 2) ? th->act[i] : NULL,
+                                   (long)l->in_c * n, l->in_h, l->in_w);
         break;
     case SS_LAYER_AVGPOOL:
         if (dx)
@@ -629,7 +639,7 @@ static void backward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid
         const int C = l->in_c;
         long per_sample = l->spatial_in ? (long)l->in_h * l->in_w : 1;
         ss_nn_bn_shape s = {C, (long)n * per_sample, !l->spatial_in};
-        if (l->fused_relu)
+        if (l->fused_relu && !relu_masked_by_pool(net, i))
             ss_nn_relu_mask(dy, th->act[i], (size_t)l->out_size * (size_t)n);
         double *part = bn_partial(net, i, 0, tid);
         memset(part, 0, 2 * (size_t)C * sizeof *part);

@@ -39,7 +39,11 @@ size_t ss_nn_conv_dscratch(int cin, int cout, int h, int width, int k, int mb);
 /* 2x2 max pooling with stride 2 over P = C*N planes of H x W (H, W even).
  * x [P, H, W], y [P, H/2, W/2], arg [P, H/2, W/2] the winning position 0..3. */
 void ss_nn_maxpool_forward(float *y, uint8_t *arg, const float *x, long planes, int h, int width);
-void ss_nn_maxpool_backward(float *dx, const float *dy, const uint8_t *arg, long planes, int h, int width);
+/* relu_y, when not NULL, is the pooled output y of a ReLU'd input: the
+ * gradient then passes only where y > 0, which is the ReLU's backward pass
+ * too (the other three positions of a window get 0 anyway). */
+void ss_nn_maxpool_backward(float *dx, const float *dy, const uint8_t *arg, const float *relu_y, long planes, int h,
+                            int width);
 
 /* 2x2 average pooling with stride 2, same shapes as max pooling. */
 void ss_nn_avgpool_forward(float *y, const float *x, long planes, int h, int width);

@@ -230,7 +230,7 @@ static void check_simple(int kind)
     simple_loss(&s);
     long planes = (long)s.c * s.n;
     switch (kind) {
-    case 0: ss_nn_maxpool_backward(dx, s.r, s.arg, planes, s.h, s.w); break;
+    case 0: ss_nn_maxpool_backward(dx, s.r, s.arg, NULL, planes, s.h, s.w); break;
     case 1: ss_nn_avgpool_backward(dx, s.r, planes, s.h, s.w); break;
     case 2: ss_nn_gap_backward(dx, s.r, s.n, s.c, s.h * s.w); break;
     case 3: ss_nn_flatten_backward(dx, s.r, s.n, s.c, s.h * s.w); break;
