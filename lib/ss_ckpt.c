@@ -38,8 +38,7 @@ int ss_net_param_shape(const ss_net *net, int p, uint64_t dims[4])
 /* Name of the batch-normalisation layer i, as its parameters are named. */
 static void layer_name(const ss_net *net, int i, char *out, size_t cap)
 {
-    int enc = i < net->n_encoder;
-    snprintf(out, cap, "%s.%d", enc ? "encoder" : "head", enc ? i : i - net->n_encoder);
+    snprintf(out, cap, "%s.%d", i < net->n_encoder ? "encoder" : "head", net->layers[i].spec_index);
 }
 
 static ss_json *arch_json(const ss_net *net)
@@ -81,7 +80,8 @@ static ss_status write_tensor(tsf_writer *w, const char *name, int ndim, const u
 
 ss_status ss_ckpt_save(const char *path, const ss_net *net, const ss_json *extra, int with_state, ss_error *err)
 {
-    ss_json *meta = ss_meta_derive(extra, ss_log_prog(), 0, NULL);
+    /* The caller's metadata already names the producer and its arguments. */
+    ss_json *meta = extra ? ss_json_clone(extra) : ss_meta_derive(NULL, ss_log_prog(), 0, NULL);
     if (!meta)
         return ss_error_set(err, SS_ENOMEM, "out of memory");
     ss_json_remove(meta, "history");

@@ -7,7 +7,11 @@
  * (float32 in the parameter's shape: convolution weights [Cout, Cin, K, K],
  * linear weights [Dout, Din], vectors [D]), with the optimiser state as `m`
  * and `v` of the same shape when saved. Batch-normalisation running
- * statistics are records named LAYER.running_mean and LAYER.running_var. */
+ * statistics are records named LAYER.running_mean and LAYER.running_var.
+ * A parameter is named PART.I.WHAT: PART is encoder or head, I the layer's
+ * 0-based position in that part's spec string, WHAT weight or bias (gamma
+ * or beta for bn); "encoder.6.weight" is the weight of the seventh layer of
+ * the encoder spec. */
 #ifndef SS_CKPT_H
 #define SS_CKPT_H
 

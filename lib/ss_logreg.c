@@ -92,9 +92,9 @@ void ss_logreg_standardize(float *out, const float *x, const float *mean, const 
 
 /* ---- Objective ---------------------------------------------------------- */
 
-/* Rows per block of the objective: X [B, D] of a block stays in cache
+/* Rows per block of the objective: X [B, D] of a block stays in L1 cache
  * between the two products, so X is read from memory once per evaluation. */
-#define EVAL_BLOCK 256
+#define EVAL_BLOCK 64
 
 /* One thread's share of an evaluation. */
 typedef struct {

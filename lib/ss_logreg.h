@@ -19,7 +19,7 @@
  * float, and the loss is summed in double. It stops when the largest
  * gradient component |df/dtheta_j| is at most tol.
  *
- * Threads: each evaluation splits the rows into blocks of 256 and the
+ * Threads: each evaluation splits the rows into blocks of 64 and the
  * blocks among the threads of opts.pool, each calling sgemm, so OpenBLAS
  * must run single-threaded (ss_par_create sets that). Without a pool the
  * calling thread does all blocks and BLAS keeps its own thread count.

@@ -82,7 +82,8 @@ static int add_layers(ss_net *net, const char *spec, int *cap, ss_error *err)
     if (!copy)
         return ss_error_set(err, SS_ENOMEM, "out of memory"), -1;
     char *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    int token = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save), token++) {
         while (*tok == ' ')
             tok++;
         ss_layer l;
@@ -102,6 +103,7 @@ static int add_layers(ss_net *net, const char *spec, int *cap, ss_error *err)
                 cur.param = -1;
             }
             cur.spatial_in = spatial;
+            cur.spec_index = token;
             cur.in_c = prev ? prev->out_c : net->in_c;
             cur.in_h = prev ? prev->out_h : net->in_h;
             cur.in_w = prev ? prev->out_w : net->in_w;
@@ -215,7 +217,7 @@ static int build_params(ss_net *net, uint64_t seed, ss_error *err)
     for (int i = 0; i < net->n_layers; i++) {
         ss_layer *l = &net->layers[i];
         int enc = i < net->n_encoder;
-        int index = enc ? i : i - net->n_encoder;
+        int index = l->spec_index;
         if (l->kind == SS_LAYER_BN) {
             l->running_mean = net->buffers + boff;
             l->running_var = net->buffers + boff + l->in_c;

@@ -41,6 +41,7 @@ typedef struct {
     int out_c, out_h, out_w;
     int k;                        /* convolution kernel size */
     int param;                    /* index of the first parameter, -1 when none */
+    int spec_index;               /* position in its spec string, 0-based; names parameters */
     int fused_relu;               /* conv, linear or bn: applies the next layer's ReLU itself */
     int passthrough;              /* a ReLU done by the layer before it: shares its output */
     float *running_mean, *running_var;  /* batch normalisation, [C] */
