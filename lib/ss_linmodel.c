@@ -76,7 +76,8 @@ static ss_status write_named(tsf_writer *w, const char *name, int ndim, const ui
 
 ss_status ss_linmodel_save(const ss_linmodel *m, const char *path, const ss_json *extra, ss_error *err)
 {
-    ss_json *meta = ss_meta_derive(extra, ss_log_prog(), 0, NULL);
+    /* The caller's metadata already names the producer and its arguments. */
+    ss_json *meta = extra ? ss_json_clone(extra) : ss_meta_derive(NULL, ss_log_prog(), 0, NULL);
     const ss_json *old = meta ? ss_json_get(meta, "config") : NULL;
     ss_json *config = old && old->type == SS_JSON_OBJECT ? ss_json_clone(old) : ss_json_new_object();
     ss_json *arch = ss_json_new_object();

@@ -6,8 +6,8 @@
  * the L-BFGS history are double, because the solver compares objective
  * values that differ by 1e-8 near the optimum. The two matrix products per
  * evaluation (X W^T and G^T X) run in float through sgemm, which is where
- * the time goes; on standardised features their rounding error is far
- * below the default tolerance. */
+ * the time goes. On standardised features their rounding error limits the
+ * gradient to about 1e-6 in max-abs, far below the default tolerance. */
 #include "ss_logreg.h"
 
 #include <cblas.h>

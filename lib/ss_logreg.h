@@ -7,10 +7,11 @@
  *     f(W, b) = (1/N) sum_i CE(W x_i + b, y_i) + (lambda/2) ||W||^2
  *
  * where CE(z, y) = log(sum_k exp z_k) - z_y. The bias is not penalised.
- * scikit-learn's LogisticRegression minimises C sum_i CE + (1/2)||W||^2,
- * which is N C times f when lambda = 1 / (C N), so the two have the same
- * minimiser. Their gradients differ by that factor too, so a tolerance on
- * one is not the same tolerance on the other.
+ * scikit-learn documents LogisticRegression as minimising
+ * C sum_i CE + (1/2)||W||^2, which is N C times f when lambda = 1 / (C N),
+ * so the two have the same minimiser. (Its lbfgs path, in version 1.2,
+ * minimises that divided by C, which is N times f.) The gradients differ
+ * by the same factor, so a gradient tolerance means less there than here.
  *
  * Solver: L-BFGS (Nocedal and Wright, "Numerical Optimization", 2nd ed.,
  * algorithm 7.4) with a line search for the strong Wolfe conditions

@@ -74,6 +74,44 @@ bad:
     return -1;
 }
 
+ss_status ss_net_check_spec(const char *spec, ss_error *err)
+{
+    char *copy = strdup(spec);
+    if (!copy)
+        return ss_error_set(err, SS_ENOMEM, "out of memory");
+    char *save = NULL;
+    ss_status st = SS_OK;
+    for (char *tok = strtok_r(copy, ",", &save); tok && st == SS_OK; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        ss_layer l;
+        if (parse_layer(tok, &l, err) < 0)
+            st = SS_EINVAL;
+    }
+    free(copy);
+    return st;
+}
+
+static int layer_token(const ss_net *net, int i)
+{
+    int enc_tokens = net->n_encoder ? net->layers[net->n_encoder - 1].spec_index + 1 : 0;
+    return (i < net->n_encoder ? net->layers[i].spec_index : enc_tokens + net->layers[i].spec_index) + 1;
+}
+
+int ss_net_tokens(const ss_net *net)
+{
+    return net->n_layers ? layer_token(net, net->n_layers - 1) : 0;
+}
+
+int ss_net_upto_token(const ss_net *net, int token)
+{
+    int upto = -1;
+    for (int i = 0; i < net->n_layers; i++)
+        if (layer_token(net, i) == token)
+            upto = i + 1;
+    return upto;
+}
+
 /* Appends the layers of spec to net->layers, inserting a flatten before a
  * linear layer that follows spatial layers, and propagates shapes. */
 static int add_layers(ss_net *net, const char *spec, int *cap, ss_error *err)
@@ -514,9 +552,15 @@ static void load_input(const ss_net *net, float *x, const uint8_t *const *images
     }
 }
 
-static void forward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid, int training, long m_total_rows)
+static void forward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid, int training, long m_total_rows,
+                          int last)
 {
-    const ss_layer *l = &net->layers[i];
+    ss_layer layer = net->layers[i];
+    /* The last layer of an inference stops before a ReLU that would
+     * otherwise run inside it. */
+    if (last)
+        layer.fused_relu = 0;
+    const ss_layer *l = &layer;
     const float *x = i == 0 ? th->input : th->act[i - 1];
     float *y = th->act[i];
     const ss_param *p = l->param >= 0 ? &net->params[l->param] : NULL;
@@ -677,11 +721,15 @@ static void step_thread(void *arg, int tid, int n_threads)
 
     load_input(net, th->input, a->images + lo, n);
     for (int i = 0; i < a->upto; i++)
-        forward_layer(net, th, i, n, tid, a->training, a->rows);
-    if (a->upto > 0)
-        memcpy(a->out + (size_t)lo * (size_t)width, th->act[a->upto - 1], (size_t)n * (size_t)width * sizeof(float));
+        forward_layer(net, th, i, n, tid, a->training, a->rows, !a->training && i == a->upto - 1);
+    /* Outputs are [rows, width]; image-shaped activations are [C, n, H*W]. */
+    const ss_layer *last = a->upto > 0 ? &net->layers[a->upto - 1] : NULL;
+    const float *src = last ? th->act[a->upto - 1] : th->input;
+    if (last ? last->spatial_out : 1)
+        ss_nn_flatten_forward(a->out + (size_t)lo * (size_t)width, src, n, last ? last->out_c : net->in_c,
+                              last ? last->out_h * last->out_w : net->in_h * net->in_w);
     else
-        memcpy(a->out + (size_t)lo * (size_t)width, th->input, (size_t)n * (size_t)width * sizeof(float));
+        memcpy(a->out + (size_t)lo * (size_t)width, src, (size_t)n * (size_t)width * sizeof(float));
     if (!a->training)
         return;
 

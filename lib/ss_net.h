@@ -82,6 +82,16 @@ ss_net *ss_net_create(const char *encoder, const char *head, int h, int w, int c
                       ss_error *err);
 void ss_net_free(ss_net *net);
 
+/* Checks the syntax of every layer of a spec without building anything, so
+ * tools can reject a bad spec before reading input. */
+ss_status ss_net_check_spec(const char *spec, ss_error *err);
+
+/* Number of layers from the input through token `token` (1-based, counting
+ * the encoder spec's layers then the head's), as ss_net_infer's `upto`;
+ * -1 when there is no such token. */
+int ss_net_upto_token(const ss_net *net, int token);
+int ss_net_tokens(const ss_net *net);
+
 /* Output width of the encoder and of the whole network (head included). */
 int ss_net_encoder_dim(const ss_net *net);
 int ss_net_output_dim(const ss_net *net);

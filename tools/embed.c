@@ -15,8 +15,8 @@
 #include "ss_meta.h"
 #include "tool.h"
 
-/* Resolves --layer: "encoder", "output" or a count of layers from the
- * input (1 .. number of layers). Returns the count or -1. */
+/* Resolves --layer: "encoder", "output" or N, the first N layers of the
+ * encoder and head specs together. Returns the count of layers to run or -1. */
 static int resolve_layer(const ss_net *net, const char *spec)
 {
     if (strcmp(spec, "encoder") == 0)
@@ -25,9 +25,9 @@ static int resolve_layer(const ss_net *net, const char *spec)
         return net->n_layers;
     ss_error err;
     int64_t v;
-    if (ss_parse_int64(spec, 1, net->n_layers, "layer", &v, &err) != SS_OK)
+    if (ss_parse_int64(spec, 1, ss_net_tokens(net), "layer", &v, &err) != SS_OK)
         return -1;
-    return (int)v;
+    return ss_net_upto_token(net, (int)v);
 }
 
 static ss_json *output_meta(const ss_json *in, const char *ckpt, const char *layer, int dim, int has_label,
@@ -193,8 +193,9 @@ int main(int argc, char **argv)
         "Compute a feature vector for every image of a samples stream (SAMPLES or\n"
         "standard input) with the network of CHECKPOINT, and write an embeddings\n"
         "stream: key, embedding float32 [D], and label when present.",
-        "Layers count from the input: --layer 3 stops after the third layer of the\n"
-        "encoder and head together; selfsup-tsf info -v CHECKPOINT shows them.",
+        "Layers count from the input through the encoder spec and then the head spec\n"
+        "(config.arch in the checkpoint, shown by selfsup-tsf info -v): --layer 3\n"
+        "stops after the third layer, before any ReLU that follows it.",
         opts, SS_CLI_THREADS, 0, 1};
     ss_common common;
     int first;
@@ -218,9 +219,9 @@ int main(int argc, char **argv)
         return tool_finish(tool_fail(&err));
     int upto = resolve_layer(net, layer_spec);
     if (upto < 0) {
+        int tokens = ss_net_tokens(net);
         ss_net_free(net);
-        return tool_usage(cmd.name, "invalid --layer '%s': expected encoder, output or 1..%d", layer_spec,
-                          net->n_layers);
+        return tool_usage(cmd.name, "invalid --layer '%s': expected encoder, output or 1..%d", layer_spec, tokens);
     }
     int dim = (int)ss_net_width_at(net, upto);
     ss_par *pool = ss_par_create(common.threads, &err);

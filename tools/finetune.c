@@ -446,6 +446,14 @@ static int run_predict(int argc, char **argv)
     ss_net *net = ss_ckpt_load(model, &mmeta, 0, &err);
     if (!net)
         return tool_finish(tool_fail(&err));
+    const char *task = ss_json_get_string(ss_json_get(mmeta, "config"), "task");
+    if (!task || strcmp(task, "classifier") != 0) {
+        ss_error_set(&err, SS_EDATA, "%s: not a finetuned classifier (config.task is '%s'); predict with a "
+                     "checkpoint from selfsup-finetune, or embed and probe a pretrained one", model, task ? task : "none");
+        ss_json_free(mmeta);
+        ss_net_free(net);
+        return tool_finish(tool_fail(&err));
+    }
     int k = ss_net_output_dim(net);
     size_t bytes = (size_t)net->in_h * (size_t)net->in_w * (size_t)net->in_c;
     ss_par *pool = ss_par_create(common.threads, &err);

@@ -243,7 +243,7 @@ static int run_simclr(int argc, char **argv)
     const ss_command cmd = {
         "selfsup-pretrain simclr", "-o CHECKPOINT [OPTION]... [VIEWS]",
         "Train an encoder and projection head with a contrastive loss on a stream of\n"
-        "two-view records (view0, view1) from selfsup-augment, read from VIEWS or\n"
+        "two-view records (uint8 view0, view1) from selfsup-augment, read from VIEWS or\n"
         "standard input. Each step uses --batch records: the two views of an image\n"
         "are a positive pair and the other 2N-2 views of the batch its negatives.",
         "The reference encoder is " REFERENCE_ENCODER ".\n"
@@ -268,6 +268,8 @@ static int run_simclr(int argc, char **argv)
     }
 
     ss_error err;
+    if (!o.resume && (ss_net_check_spec(o.encoder, &err) != SS_OK || ss_net_check_spec(o.head, &err) != SS_OK))
+        return tool_usage(cmd.name, "%s", err.msg);
     int status = SS_EXIT_OK;
     const char *input = first < argc ? argv[first] : "-";
     tsf_reader *r = tsf_reader_open_path(input, NULL, &err);
