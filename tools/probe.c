@@ -171,9 +171,11 @@ static ss_status dataset_load(dataset *s, const char *path, const char *field, s
 /* ---- Training --------------------------------------------------------------- */
 
 typedef struct {
-    const char *output, *grid, *field;
+    const char *output, *grid, *field, *val;
     double lambda, c, tol;
     int lambda_set, c_set, no_standardize, folds, max_iter;
+    int argc;
+    char **argv;
 } train_options;
 
 /* Parses a comma-separated list of lambdas into grid [MAX_GRID]. */
@@ -253,6 +255,91 @@ static ss_status choose_lambda(const dataset *s, int k, const train_options *o, 
     return SS_OK;
 }
 
+/* Chooses lambda by accuracy on a held-out validation set: fits on all
+ * training records for each value of the grid, largest first, each fit
+ * warm-started from the previous one, and leaves the best fit in
+ * weight/bias as the warm start of the final fit. */
+static ss_status choose_lambda_holdout(const dataset *s, const dataset *val, int k, const train_options *o,
+                                       const double *grid, int n_grid, ss_par *pool, float *weight, float *bias,
+                                       double *lambda, ss_json *config, ss_error *err)
+{
+    size_t xs_n = (size_t)s->n * (size_t)s->d, xv_n = (size_t)val->n * (size_t)s->d, wk = (size_t)k * (size_t)s->d;
+    float *xs = malloc(xs_n * sizeof *xs), *xv = malloc(xv_n * sizeof *xv);
+    float *mean = malloc((size_t)s->d * sizeof *mean), *std = malloc((size_t)s->d * sizeof *std);
+    float *w = calloc(wk, sizeof *w), *b = calloc((size_t)k, sizeof *b);
+    float *logits = malloc((size_t)val->n * (size_t)k * sizeof *logits);
+    int32_t *pred = malloc((size_t)val->n * sizeof *pred);
+    int *order = malloc((size_t)n_grid * sizeof *order);
+    ss_status st = SS_OK;
+    if (!xs || !xv || !mean || !std || !w || !b || !logits || !pred || !order) {
+        st = ss_error_set(err, SS_ENOMEM, "out of memory for hold-out selection");
+        goto done;
+    }
+    memcpy(xs, s->x, xs_n * sizeof *xs);
+    memcpy(xv, val->x, xv_n * sizeof *xv);
+    if (!o->no_standardize) {
+        if ((st = ss_logreg_feature_stats(mean, std, xs, s->n, s->d, err)) != SS_OK)
+            goto done;
+        ss_logreg_standardize(xs, xs, mean, std, s->n, s->d);
+        ss_logreg_standardize(xv, xv, mean, std, val->n, s->d);
+    }
+    for (int g = 0; g < n_grid; g++)
+        order[g] = g;
+    for (int i = 1; i < n_grid; i++)
+        for (int j = i; j > 0 && grid[order[j]] > grid[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    ss_logreg_opts lo;
+    ss_logreg_opts_default(&lo);
+    lo.max_iter = o->max_iter;
+    lo.tol = o->tol;
+    lo.pool = pool;
+    double best_acc = -1;
+    ss_json *table = ss_json_new_array();
+    ss_log_info("lambda chosen on %s (%" PRId64 " records):", o->val, val->n);
+    for (int i = 0; i < n_grid; i++) {
+        double l = grid[order[i]];
+        lo.lambda = l;
+        ss_logreg_result res;
+        if ((st = ss_logreg_fit(w, b, xs, s->y, s->n, s->d, k, &lo, &res, err)) != SS_OK)
+            break;
+        double acc = ss_logreg_predict(pred, logits, w, b, xv, val->y, val->n, s->d, k);
+        ss_log_info("  lambda %-10.3g validation accuracy %.4f (%d iterations)%s", l, acc, res.iterations,
+                    res.converged ? "" : " (not converged)");
+        ss_json *row = ss_json_new_object();
+        if (table && row) {
+            ss_json_set(row, "lambda", ss_json_new_double(l));
+            ss_json_set(row, "val_accuracy", ss_json_new_double(acc));
+            ss_json_append(table, row);
+        } else {
+            ss_json_free(row);
+        }
+        /* Ties keep the larger lambda, seen first. */
+        if (acc > best_acc) {
+            best_acc = acc;
+            *lambda = l;
+            memcpy(weight, w, wk * sizeof *w);
+            memcpy(bias, b, (size_t)k * sizeof *b);
+        }
+    }
+    if (table)
+        ss_json_set(config, "holdout", table);
+    ss_json_set(config, "val_accuracy", ss_json_new_double(best_acc));
+done:
+    free(xs);
+    free(xv);
+    free(mean);
+    free(std);
+    free(w);
+    free(b);
+    free(logits);
+    free(pred);
+    free(order);
+    return st;
+}
+
 /* Returns the class count: the longer of the metadata "classes" and the
  * labels seen, and sets *classes to a copy of the names (or NULL). */
 static int class_count(const dataset *s, ss_json **classes)
@@ -329,7 +416,7 @@ static ss_status fit_and_save(dataset *s, int k, ss_json *classes, const train_o
     ss_json_set(config, "loss", ss_json_new_double(res.loss));
     ss_json_set(config, "train_accuracy", ss_json_new_double(acc));
 
-    ss_json *extra = ss_json_clone(s->meta);
+    ss_json *extra = ss_meta_derive(s->meta, ss_log_prog(), o->argc - 1, o->argv + 1);
     if (!extra)
         return ss_error_set(err, SS_ENOMEM, "out of memory");
     ss_json_set(extra, "config", ss_json_clone(config));
@@ -351,6 +438,7 @@ static int run_train(int argc, char **argv)
         {"max-iter", 0, SS_ARG_INT, &o.max_iter, "N", "L-BFGS iterations per fit (default 1000)", 0, 1000000, NULL, NULL},
         {"tol", 0, SS_ARG_DOUBLE, &o.tol, "T", "stop when every gradient component is within T of 0 (default 1e-4)", 0, 1, NULL, NULL},
         {"field", 'f', SS_ARG_STRING, &o.field, "NAME", "float32 feature field (default embedding)", 0, 0, NULL, NULL},
+        {"val", 0, SS_ARG_STRING, &o.val, "FILE", "choose lambda from --grid by accuracy on these labelled embeddings instead of cross-validation", 0, 0, NULL, NULL},
         {0}};
     const ss_command cmd = {
         "selfsup-probe", "-o MODEL [OPTION]... [EMBEDDINGS]\n  or:  selfsup-probe predict -m MODEL [OPTION]... [EMBEDDINGS]",
@@ -375,6 +463,10 @@ static int run_train(int argc, char **argv)
         return tool_usage(cmd.name, "--lambda and --C set the same strength; give one of them");
     if (o.grid && (o.lambda_set || o.c_set))
         return tool_usage(cmd.name, "--grid is for cross-validation and cannot be combined with --lambda or --C");
+    if (o.val && (o.lambda_set || o.c_set))
+        return tool_usage(cmd.name, "--val chooses lambda and cannot be combined with --lambda or --C");
+    o.argc = argc;
+    o.argv = argv;
     double grid[MAX_GRID] = {1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1};
     int n_grid = 7;
     ss_error err;
@@ -397,8 +489,20 @@ static int run_train(int argc, char **argv)
     double lambda = o.lambda;
     if (st == SS_OK && o.c_set)
         lambda = 1.0 / (o.c * (double)s.n);
-    if (st == SS_OK && !o.lambda_set && !o.c_set)
+    dataset val = {0};
+    if (st == SS_OK && o.val) {
+        st = dataset_load(&val, o.val, o.field, &err);
+        if (st == SS_OK && val.d != s.d)
+            st = ss_error_set(&err, SS_EDATA, "%s: features have %d values, the training set %d", o.val, val.d, s.d);
+        if (st == SS_OK && val.max_label >= k)
+            st = ss_error_set(&err, SS_EDATA, "%s: label %d is outside the training classes 0..%d", o.val,
+                              (int)val.max_label, k - 1);
+        if (st == SS_OK)
+            st = choose_lambda_holdout(&s, &val, k, &o, grid, n_grid, pool, m.weight, m.bias, &lambda, config, &err);
+    } else if (st == SS_OK && !o.lambda_set && !o.c_set) {
         st = choose_lambda(&s, k, &o, grid, n_grid, common.seed, pool, m.weight, m.bias, &lambda, config, &err);
+    }
+    dataset_free(&val);
     if (st == SS_OK) {
         st = fit_and_save(&s, k, classes, &o, lambda, pool, &m, config, &err);
         classes = NULL;
