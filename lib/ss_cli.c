@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_OPTIONS 96
 
@@ -117,6 +118,10 @@ ss_cli_action ss_cli_parse(const ss_command *cmd, ss_common *common, int argc, c
     common->seed_set = 0;
     common->threads = 1;
     common->threads_set = 0;
+    if (cmd->common & SS_CLI_THREADS_ALL) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        common->threads = cpus > 0 ? (int)(cpus < 1024 ? cpus : 1024) : 1;
+    }
 
     for (const ss_option *o = cmd->options; o && o->long_name; o++, n_opts++) {
         if (n_opts >= MAX_OPTIONS)
@@ -136,7 +141,7 @@ ss_cli_action ss_cli_parse(const ss_command *cmd, ss_common *common, int argc, c
     longs[n++] = (struct option){"verbose", no_argument, NULL, 'v'};
     if (cmd->common & SS_CLI_SEED)
         longs[n++] = (struct option){"seed", required_argument, NULL, OPT_SEED};
-    if (cmd->common & SS_CLI_THREADS)
+    if (cmd->common & (SS_CLI_THREADS | SS_CLI_THREADS_ALL))
         longs[n++] = (struct option){"threads", required_argument, NULL, OPT_THREADS};
     longs[n] = (struct option){NULL, 0, NULL, 0};
 
@@ -271,13 +276,19 @@ char *ss_cli_help(const ss_command *cmd)
                         o->type == SS_ARG_FLAG ? NULL : o->metavar, o->help);
     if (cmd->common & SS_CLI_SEED)
         add_option_line(&b, &len, &cap, 0, "seed", "N", "random seed (default 0)");
-    if (cmd->common & SS_CLI_THREADS)
+    if (cmd->common & SS_CLI_THREADS_ALL)
+        add_option_line(&b, &len, &cap, 0, "threads", "N", "worker threads (default: every online processor)");
+    else if (cmd->common & SS_CLI_THREADS)
         add_option_line(&b, &len, &cap, 0, "threads", "N", "worker threads (default 1)");
     add_option_line(&b, &len, &cap, 'q', "quiet", NULL, "print errors only");
     add_option_line(&b, &len, &cap, 'v', "verbose", NULL, "print more detail; repeat for more");
     add_option_line(&b, &len, &cap, 'h', "help", NULL, "print this help and exit");
     add_option_line(&b, &len, &cap, 'V', "version", NULL, "print the version and exit");
-    buf_add(&b, &len, &cap, "\nExit status: 0 success, 1 failure (bad data, I/O, failed upstream "
-                            "stage),\n2 usage error, 3 training stopped on a non-finite value.\n");
+    if (cmd->common & SS_CLI_TRAINS)
+        buf_add(&b, &len, &cap, "\nExit status: 0 success, 1 failure (bad data, I/O, failed upstream "
+                                "stage),\n2 usage error, 3 training stopped on a non-finite value.\n");
+    else
+        buf_add(&b, &len, &cap, "\nExit status: 0 success, 1 failure (bad data, I/O, failed upstream "
+                                "stage),\n2 usage error.\n");
     return b;
 }

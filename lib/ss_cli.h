@@ -39,7 +39,9 @@ typedef struct {
 
 enum {
     SS_CLI_SEED = 1,        /* accept --seed N */
-    SS_CLI_THREADS = 2      /* accept --threads N */
+    SS_CLI_THREADS = 2,     /* accept --threads N (default 1) */
+    SS_CLI_THREADS_ALL = 4, /* accept --threads N, defaulting to every online processor */
+    SS_CLI_TRAINS = 8       /* the command trains, so exit status 3 can occur */
 };
 
 typedef struct {

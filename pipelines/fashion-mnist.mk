@@ -35,10 +35,10 @@ PRETRAIN_MAX_TIME := 0
 FT_SMALL_STEPS := 400
 FT_FULL_EPOCHS := 10
 else ifeq ($(PRESET),quick)
-PRETRAIN_STEPS := 2000
+PRETRAIN_STEPS := 2600
 PRETRAIN_MAX_TIME := 360
 FT_SMALL_STEPS := 150
-FT_FULL_EPOCHS := 1
+FT_FULL_EPOCHS := 3
 else
 $(error PRESET must be quick or full, not '$(PRESET)')
 endif
@@ -142,13 +142,15 @@ $(foreach m,$(PROBE_METHODS),$(foreach b,$(BUDGETS),$(foreach s,$(SEEDS),$(eval 
 ft_batch = $(if $(filter b10,$(1)),100,$(if $(filter b1pct,$(1)),200,256))
 ft_steps = $(if $(filter b100,$(1)),$(shell echo $$(( $(FT_FULL_EPOCHS) * 55000 / 256 ))),$(FT_SMALL_STEPS))
 ft_epochs = $(if $(filter b100,$(1)),$(FT_FULL_EPOCHS),$(shell echo $$(( $(FT_SMALL_STEPS) * $(call ft_batch,$(1)) / ($($(1)_PER_CLASS) * 10) + 1 ))))
-ft_init = $(if $(filter simclr,$(1)),$(W)/simclr.tsf --lr-encoder 0.0003,$(W)/random.tsf --lr-encoder 0.001)
+# The SimCLR encoder starts with the linear probe of the same labels as its
+# head, so finetuning starts where the probe ended.
+ft_init = $(if $(filter simclr,$(1)),$(W)/simclr.tsf --head-from $(W)/probe-simclr-sub-$(2)-s$(3).tsf --lr-encoder 0.0003,$(W)/random.tsf --lr-encoder 0.001)
 
 define ft_run
-$(W)/ft-$(1)-$(2)-s$(3).tsf: $(W)/sub-$(2)-s$(3).tsf $(W)/simclr.tsf $(W)/random.tsf
+$(W)/ft-$(1)-$(2)-s$(3).tsf: $(W)/sub-$(2)-s$(3).tsf $(W)/simclr.tsf $(W)/random.tsf $(W)/probe-simclr-sub-$(2)-s$(3).tsf
 	$(RUN) $(T)/ft-$(1)-$(2)-s$(3) bash pipelines/feed.sh \
 	  "$(AUGMENT) --views 1 --epochs $(call ft_epochs,$(2)) --shuffle --seed $(3) $$<" \
-	  "$(BIN)/selfsup-finetune -q -c $(call ft_init,$(1)) --lr-head 0.001 --batch $(call ft_batch,$(2)) --steps $(call ft_steps,$(2)) --seed $(3) -o $$@"
+	  "$(BIN)/selfsup-finetune -q -c $(call ft_init,$(1),$(2),$(3)) --lr-head 0.001 --batch $(call ft_batch,$(2)) --steps $(call ft_steps,$(2)) --seed $(3) -o $$@"
 $(W)/pred-ft-$(1)-$(2)-s$(3).tsf: $(W)/ft-$(1)-$(2)-s$(3).tsf $(W)/test.tsf
 	$(BIN)/selfsup-finetune predict -m $$< -o $$@ $(W)/test.tsf
 $(W)/acc/ft-$(1)-$(2)-s$(3).json: $(W)/pred-ft-$(1)-$(2)-s$(3).tsf

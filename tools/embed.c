@@ -196,7 +196,7 @@ int main(int argc, char **argv)
         "Layers count from the input through the encoder spec and then the head spec\n"
         "(config.arch in the checkpoint, shown by selfsup-tsf info -v): --layer 3\n"
         "stops after the third layer, before any ReLU that follows it.",
-        opts, SS_CLI_THREADS, 0, 1};
+        opts, SS_CLI_THREADS_ALL, 0, 1};
     ss_common common;
     int first;
     int rc = tool_parse(&cmd, &common, argc, argv, &first);
@@ -208,10 +208,6 @@ int main(int argc, char **argv)
         return tool_finish(embed_raw(argc, argv, first, field, &out));
     if (!ckpt)
         return tool_usage(cmd.name, "the checkpoint -c FILE is required");
-    if (!common.threads_set) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        common.threads = cpus > 0 ? (int)cpus : 1;
-    }
 
     ss_error err;
     ss_net *net = ss_ckpt_load(ckpt, NULL, 0, &err);

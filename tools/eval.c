@@ -730,7 +730,7 @@ static int run_knn(int argc, char **argv)
         "numbered 0 to the largest label. --threads sets the BLAS threads of the\n"
         "similarity products (default: all online processors, not the 1 listed below);\n"
         "nothing else runs in parallel.",
-        opts, SS_CLI_THREADS, 0, 1};
+        opts, SS_CLI_THREADS_ALL, 0, 1};
     ss_common common;
     int first;
     int rc = tool_parse(&cmd, &common, argc, argv, &first);
@@ -743,10 +743,6 @@ static int run_knn(int argc, char **argv)
     const char *input = first < argc ? argv[first] : "-";
     if (strcmp(input, "-") == 0 && strcmp(o.reference, "-") == 0)
         return tool_usage(cmd.name, "the reference and the query cannot both be standard input");
-    if (!common.threads_set) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        common.threads = cpus > 0 ? (int)cpus : 1;
-    }
     ss_blas_set_threads(common.threads);
 
     ss_error err;

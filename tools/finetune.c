@@ -168,7 +168,7 @@ static int run_train(int argc, char **argv)
         "with an image or view0 field and an int64 label) with softmax cross-entropy.",
         "A non-finite loss or gradient stops training with status 3, leaving the last\n"
         "checkpoint as it was. 'selfsup-finetune predict --help' describes prediction.",
-        opts, SS_CLI_SEED | SS_CLI_THREADS, 0, 1};
+        opts, SS_CLI_SEED | SS_CLI_THREADS_ALL | SS_CLI_TRAINS, 0, 1};
     ss_common common;
     int first;
     int rc = tool_parse(&cmd, &common, argc, argv, &first);
@@ -178,10 +178,6 @@ static int run_train(int argc, char **argv)
         return tool_usage(cmd.name, "the checkpoint file -o FILE is required");
     if (!o.pretrained && !o.resume)
         return tool_usage(cmd.name, "give the pretrained checkpoint with -c FILE, or --resume");
-    if (!common.threads_set) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        common.threads = cpus > 0 ? (int)cpus : 1;
-    }
 
     ss_error err;
     int status = SS_EXIT_OK;
@@ -429,7 +425,7 @@ static int run_predict(int argc, char **argv)
         "Classify the images of a samples stream with a finetuned network and write a\n"
         "predictions stream: key, label (the predicted class), logits, probs, and\n"
         "target when the input is labelled.",
-        NULL, opts, SS_CLI_THREADS, 0, 1};
+        NULL, opts, SS_CLI_THREADS_ALL, 0, 1};
     ss_common common;
     int first;
     int rc = tool_parse(&cmd, &common, argc, argv, &first);
@@ -437,10 +433,6 @@ static int run_predict(int argc, char **argv)
         return rc;
     if (!model)
         return tool_usage(cmd.name, "the model -m FILE is required");
-    if (!common.threads_set) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        common.threads = cpus > 0 ? (int)cpus : 1;
-    }
     ss_error err;
     ss_json *mmeta = NULL;
     ss_net *net = ss_ckpt_load(model, &mmeta, 0, &err);
@@ -504,7 +496,8 @@ static int run_predict(int argc, char **argv)
             const tsf_field *img = field ? tsf_record_find(rec, field) : tsf_record_find(rec, "image");
             if (!img && !field)
                 img = tsf_record_find(rec, "view0");
-            if (!img || img->dtype != TSF_UINT8 || img->nbytes != bytes) {
+            if (!img || img->dtype != TSF_UINT8 || img->ndim != 3 || (int)img->dims[0] != net->in_h ||
+                (int)img->dims[1] != net->in_w || (int)img->dims[2] != net->in_c) {
                 ss_error_set(&err, SS_EDATA, "%s: record %" PRIu64 ": needs a uint8 image of shape [%d, %d, %d]",
                              tsf_reader_name(r), rec->index, net->in_h, net->in_w, net->in_c);
                 goto fail;

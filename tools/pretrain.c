@@ -217,7 +217,7 @@ static int run_simclr(int argc, char **argv)
     const ss_option opts[] = {
         {"output", 'o', SS_ARG_STRING, &o.output, "FILE", "checkpoint to write (required), replaced atomically", 0, 0, NULL, NULL},
         {"resume", 'r', SS_ARG_FLAG, &o.resume, NULL, "continue from the checkpoint in -o FILE", 0, 0, NULL, NULL},
-        {"encoder", 0, SS_ARG_STRING, &o.encoder, "SPEC", "encoder layers (default the reference CNN, see below)", 0, 0, NULL, NULL},
+        {"encoder", 0, SS_ARG_STRING, &o.encoder, "SPEC", "encoder layers (default: the reference CNN above)", 0, 0, NULL, NULL},
         {"head", 0, SS_ARG_STRING, &o.head, "SPEC", "projection head layers (default " REFERENCE_HEAD ")", 0, 0, NULL, NULL},
         {"batch", 'b', SS_ARG_INT, &o.batch, "N", "images per step, each with two views (default 256)", 2, 1 << 16, NULL, NULL},
         {"loss", 0, SS_ARG_CHOICE, &o.loss, "NAME", "ntxent (SimCLR, 2N-2 negatives) or infonce (N-1) (default ntxent)", 0, 0, loss_names, NULL},
@@ -249,10 +249,11 @@ static int run_simclr(int argc, char **argv)
         "The reference encoder is " REFERENCE_ENCODER ".\n"
         "Layers: convKxK:C, bn, relu, maxpool2, avgpool2, gap, flatten, linear:D.\n"
         "Metrics (--log): step, loss, chance_loss = ln(2N-1), top1 (how often the\n"
-        "positive scores highest), lr, views_per_s, and knn_accuracy when monitored.\n"
+        "positive scores highest), lr, views_per_s, gflops, time (seconds since the\n"
+        "start), and knn_accuracy when monitored.\n"
         "A non-finite loss or gradient stops training with status 3, leaving the\n"
         "last checkpoint as it was.",
-        opts, SS_CLI_SEED | SS_CLI_THREADS, 0, 1};
+        opts, SS_CLI_SEED | SS_CLI_THREADS_ALL | SS_CLI_TRAINS, 0, 1};
     ss_common common;
     int first;
     int rc = tool_parse(&cmd, &common, argc, argv, &first);
@@ -262,10 +263,6 @@ static int run_simclr(int argc, char **argv)
         return tool_usage(cmd.name, "the checkpoint file -o FILE is required");
     if (!!o.monitor_train != !!o.monitor_val || (o.monitor_every > 0 && !o.monitor_train))
         return tool_usage(cmd.name, "the kNN monitor needs --monitor-train, --monitor-val and --monitor-every");
-    if (!common.threads_set) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        common.threads = cpus > 0 ? (int)cpus : 1;
-    }
 
     ss_error err;
     if (!o.resume && (ss_net_check_spec(o.encoder, &err) != SS_OK || ss_net_check_spec(o.head, &err) != SS_OK))

@@ -451,7 +451,7 @@ static int run_train(int argc, char **argv)
         "is chosen by stratified k-fold cross-validation (seeded by --seed) as the value\n"
         "of --grid with the best mean validation accuracy. --threads threads share\n"
         "each evaluation of the objective. Run 'selfsup-probe predict --help' for prediction.",
-        opts, SS_CLI_SEED | SS_CLI_THREADS, 0, 1};
+        opts, SS_CLI_SEED | SS_CLI_THREADS_ALL | SS_CLI_TRAINS, 0, 1};
     ss_common common;
     int first;
     int rc = tool_parse(&cmd, &common, argc, argv, &first);

@@ -269,23 +269,33 @@ static void print_text(const char *file, uint64_t index, const ss_json *meta, co
         printf("  (a '?' after a name marks a field missing from some records)\n");
 }
 
-static void print_json(const char *file, uint64_t index, const char *text, const stream_stats *st)
+/* Prints s as a JSON string: quotes, backslashes and control characters escaped. */
+static void print_json_string(const char *s)
 {
-    printf("{\"file\":\"");
-    for (const char *c = file; *c; c++) {
+    putchar('"');
+    for (const char *c = s; *c; c++) {
         if (*c == '"' || *c == '\\')
             printf("\\%c", *c);
         else if ((unsigned char)*c < 0x20)
-            printf("\\u%04x", *c);
+            printf("\\u%04x", (unsigned char)*c);
         else
             putchar(*c);
     }
-    printf("\",\"stream\":%" PRIu64 ",\"records\":%" PRIu64 ",\"metadata\":%s,\"fields\":[", index,
+    putchar('"');
+}
+
+static void print_json(const char *file, uint64_t index, const char *text, const stream_stats *st)
+{
+    printf("{\"file\":");
+    print_json_string(file);
+    printf(",\"stream\":%" PRIu64 ",\"records\":%" PRIu64 ",\"metadata\":%s,\"fields\":[", index,
            st->records, text);
     for (int i = 0; i < st->n; i++) {
         const field_stats *s = &st->f[i];
-        printf("%s{\"name\":\"%s\",\"dtype\":\"%s\",\"records\":%" PRIu64 ",\"rank_min\":%d,\"rank_max\":%d",
-               i ? "," : "", s->name, s->mixed_dtype ? "mixed" : tsf_dtype_name(s->dtype), s->records,
+        printf("%s{\"name\":", i ? "," : "");
+        print_json_string(s->name);
+        printf(",\"dtype\":\"%s\",\"records\":%" PRIu64 ",\"rank_min\":%d,\"rank_max\":%d",
+               s->mixed_dtype ? "mixed" : tsf_dtype_name(s->dtype), s->records,
                s->ndim_min, s->ndim_max);
         printf(",\"dims_min\":[");
         for (int d = 0; d < s->ndim_max; d++)
