@@ -112,8 +112,8 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory -f pipelines/fashion-mnist.mk PRESET=$(PRESET) BIN=$(BIN)
 	@echo
-	@sed -n '1p;/^| method/,/^$$/p' results/fashion-mnist/report.md
-	@echo "Report and figures: results/fashion-mnist/report.md"
+	@sed -n '1p;/^| method/,/^$$/p' results/fashion-mnist/$(PRESET)/report.md
+	@echo "Report and figures: results/fashion-mnist/$(PRESET)/report.md"
 
 
 install: all

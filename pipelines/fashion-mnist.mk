@@ -3,7 +3,7 @@
 # on the test set. Run through `make run` (PRESET=quick, the default, or
 # PRESET=full); only stale stages rerun.
 #
-# Data flow (W = results/fashion-mnist/work):
+# Data flow (W = results/fashion-mnist/PRESET/work):
 #   import -> train.tsf (55,000) + val.tsf (5,000, stratified) and test.tsf
 #   augment | pretrain          -> simclr.tsf   (unlabelled: train.tsf images only)
 #   pretrain --steps 0          -> random.tsf   (the same encoder, untrained)
@@ -17,7 +17,9 @@ PRESET ?= quick
 BIN ?= bin
 PYTHON ?= /usr/bin/python3
 DATA ?= /usr/share/datasets/fashion-mnist
-R := results/fashion-mnist
+# Each preset has its own folder, so switching presets never reuses stale
+# outputs of the other.
+R := results/fashion-mnist/$(PRESET)
 W := $(R)/work
 T := $(W)/times
 RUN := bash pipelines/timed.sh
@@ -117,10 +119,10 @@ $(W)/sub-b100-s1.tsf: $(W)/train.tsf
 # Small budgets choose lambda by cross-validation on their own labels; with
 # all labels, lambda is chosen on the validation split.
 $(W)/probe-%.tsf: $(W)/emb-%.tsf
-	$(RUN) $(T)/probe-$* $(BIN)/selfsup-probe -q --threads 2 -o $@ $<
+	$(RUN) $(T)/probe-$* $(BIN)/selfsup-probe -q -o $@ $<
 
 $(W)/probe-%-sub-b100-s1.tsf: $(W)/emb-%-train.tsf $(W)/emb-%-val.tsf
-	$(RUN) $(T)/probe-$*-sub-b100-s1 $(BIN)/selfsup-probe -q --threads 2 --val $(W)/emb-$*-val.tsf \
+	$(RUN) $(T)/probe-$*-sub-b100-s1 $(BIN)/selfsup-probe -q --val $(W)/emb-$*-val.tsf \
 	  --grid 1e-5,1e-4,1e-3 -o $@ $<
 
 # probe-METHOD-BUDGET-sSEED: trained on the subset, applied to the test embeddings.

@@ -1,4 +1,4 @@
-"""Write results/fashion-mnist/report.md from the accuracies (acc/*.json from
+"""Write results/fashion-mnist/PRESET/report.md from the accuracies (acc/*.json from
 selfsup-eval classify --json), the stage timings and the pretraining log, and
 print the results table."""
 import argparse
