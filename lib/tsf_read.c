@@ -61,6 +61,13 @@ struct tsf_reader {
     int extra_fields;
     int has_schema;
 
+    /* Layout of the last fully validated record (names, dtypes, ranks), so
+     * that records of the same layout skip the name and schema lookups. */
+    int layout_n;                 /* fields in the cached layout; 0 when none */
+    unsigned char layout_dtype[TSF_MAX_FIELDS], layout_ndim[TSF_MAX_FIELDS];
+    char layout_name[TSF_MAX_FIELDS][TSF_MAX_NAME + 1];
+    int schema_field[TSF_MAX_FIELDS]; /* record field of schema field s, -1 when absent */
+
     uint64_t next_seq;
     uint64_t stream_records;      /* records validated in this stream */
     uint64_t records_returned;    /* records handed out in this stream */
@@ -387,6 +394,7 @@ static int read_stream_header(tsf_reader *r, int first)
         r->stream_index++;
     r->in_stream = 1;
     r->any_stream = 1;
+    r->layout_n = 0;
     r->next_seq = 0;
     r->stream_records = 0;
     r->records_returned = 0;
@@ -521,6 +529,24 @@ static int check_schema(tsf_reader *r, const tsf_record *rec, uint64_t ri)
     return 0;
 }
 
+/* Caches the layout of a fully validated record and where each schema
+ * field sits in it. */
+static void remember_layout(tsf_reader *r, const tsf_record *rec)
+{
+    r->layout_n = rec->n_fields;
+    for (int i = 0; i < rec->n_fields; i++) {
+        r->layout_dtype[i] = (unsigned char)rec->fields[i].dtype;
+        r->layout_ndim[i] = (unsigned char)rec->fields[i].ndim;
+        memcpy(r->layout_name[i], rec->fields[i].name, sizeof r->layout_name[i]);
+    }
+    for (int si = 0; si < r->n_schema; si++) {
+        r->schema_field[si] = -1;
+        for (int i = 0; i < rec->n_fields; i++)
+            if (strcmp(r->schema[si].name, rec->fields[i].name) == 0)
+                r->schema_field[si] = i;
+    }
+}
+
 /* Parses the record at *pos of the current payload into rec and advances
  * *pos. With full set, it also checks names for duplicates, bool and utf8
  * contents and the schema. Returns 0 or -1. */
@@ -546,6 +572,8 @@ static int parse_record(tsf_reader *r, size_t *pos, uint64_t ri, tsf_record *rec
     size_t p = start + TSF_RECORD_HEADER_SIZE;
     size_t end = start + (size_t)rec_len;
     rec->n_fields = (int)n_fields;
+    /* same stays 1 while every field so far matches the cached layout. */
+    int same = full && r->layout_n == (int)n_fields;
     for (uint32_t fi = 0; fi < n_fields; fi++) {
         tsf_field *f = &rec->fields[fi];
         if (end - p < 8)
@@ -583,7 +611,9 @@ static int parse_record(tsf_reader *r, size_t *pos, uint64_t ri, tsf_record *rec
             return FAIL_REC(r, ri, "field %" PRIu32 ": invalid field name (length %u)", fi, name_len);
         if (name_pad > end - p)
             return FAIL_REC(r, ri, "field %" PRIu32 ": field data exceeds record (name)", fi);
-        if (full && !tsf_name_valid(base + p, name_len))
+        same = same && dtype == r->layout_dtype[fi] && ndim == r->layout_ndim[fi] &&
+               r->layout_name[fi][name_len] == '\0' && memcmp(base + p, r->layout_name[fi], name_len) == 0;
+        if (full && !same && !tsf_name_valid(base + p, name_len))
             return FAIL_REC(r, ri, "field %" PRIu32 ": invalid field name (not UTF-8 or control characters)", fi);
         memcpy(f->name, base + p, name_len);
         f->name[name_len] = '\0';
@@ -601,7 +631,7 @@ static int parse_record(tsf_reader *r, size_t *pos, uint64_t ri, tsf_record *rec
         if (full) {
             if (!all_zero(base + p + nbytes, (size_t)(data_pad - nbytes)))
                 return FAIL_REC(r, ri, "field '%s': nonzero padding after the data", f->name);
-            for (uint32_t j = 0; j < fi; j++)
+            for (uint32_t j = 0; !same && j < fi; j++)
                 if (strcmp(rec->fields[j].name, f->name) == 0)
                     return FAIL_REC(r, ri, "duplicate field name '%s'", f->name);
             if (dtype == TSF_BOOL)
@@ -621,8 +651,25 @@ static int parse_record(tsf_reader *r, size_t *pos, uint64_t ri, tsf_record *rec
     rec->encoded_len = (size_t)rec_len;
     rec->index = ri;
     *pos = p;
-    if (full && r->has_schema)
-        return check_schema(r, rec, ri);
+    if (!full)
+        return 0;
+    if (same) {
+        /* Names, dtypes and ranks were checked on an earlier record; only
+         * the schema's fixed dims remain. */
+        for (int si = 0; si < r->n_schema; si++) {
+            const schema_field *sf = &r->schema[si];
+            int fi = r->schema_field[si];
+            if (fi < 0 || sf->ndim < 0)
+                continue;
+            for (int d = 0; d < sf->ndim; d++)
+                if (sf->dims[d] >= 0 && rec->fields[fi].dims[d] != (uint64_t)sf->dims[d])
+                    return check_schema(r, rec, ri);
+        }
+        return 0;
+    }
+    if (r->has_schema && check_schema(r, rec, ri) < 0)
+        return -1;
+    remember_layout(r, rec);
     return 0;
 }
 
