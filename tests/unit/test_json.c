@@ -428,7 +428,8 @@ static void test_big_object(void)
     ss_json *v = parse_str(text, 32, &err);
     double seconds = (double)(clock() - start) / CLOCKS_PER_SEC;
     CHECK_MSG(v != NULL, "%s", err.msg);
-    CHECK_MSG(seconds < 0.5, "parsing %d keys took %.3f s", N, seconds);
+    /* Reported, not asserted: timing belongs to benchmarks. */
+    printf("# parsing %d keys took %.3f s\n", N, seconds);
     if (v) {
         CHECK(v->len == N);
         const ss_json *last = ss_json_get(v, "k4999");
