@@ -256,8 +256,11 @@ static void print_text(const char *file, uint64_t index, const ss_json *meta, co
             if (classes && classes->type == SS_JSON_ARRAY && (size_t)v < classes->len &&
                 classes->items[v]->type == SS_JSON_STRING)
                 cname = classes->items[v]->str;
-            if (shown++ % 4 == 0)
-                printf("\n   ");
+            if (shown % 4 == 0)
+                printf("%s\n   ", shown ? "," : "");
+            else
+                printf(",");
+            shown++;
             if (cname)
                 printf(" %d (%s): %" PRIu64, v, cname, s->hist[v]);
             else
