@@ -175,7 +175,7 @@ $(R)/augmented-views.png: $(W)/train.tsf
 	$(AUGMENT) --views 1 --epochs 8 $(W)/eight.tsf | $(BIN)/selfsup-tsf export grid --field view0 --count 64 --cols 8 --scale 3 $@
 
 $(R)/confusion.png: $(W)/pred-probe-simclr-b100-s1.tsf
-	$(BIN)/selfsup-eval classify -o $(W)/confusion.txt --confusion-png $@ $<
+	$(BIN)/selfsup-eval classify -o $(W)/confusion.txt --confusion-png $@ --cell-size 32 $<
 
 $(R)/report.md: $(ACC) $(FIGURES) pipelines/report.py
 	$(PYTHON) pipelines/report.py --preset $(PRESET) --work $(W) --out $@
