@@ -106,10 +106,13 @@ $(W)/emb-raw-%.tsf: $(W)/%.tsf
 define subset_rule
 $(W)/sub-$(1)-s$(2).tsf: $(W)/train.tsf
 	$(BIN)/selfsup-tsf sample --per-class $($(1)_PER_CLASS) --seed $(2) -o $$@ $$<
+endef
+define emb_subset_rule
 $(W)/emb-$(3)-sub-$(1)-s$(2).tsf: $(W)/emb-$(3)-train.tsf
 	$(BIN)/selfsup-tsf sample --per-class $($(1)_PER_CLASS) --seed $(2) -o $$@ $$<
 endef
-$(foreach b,$(SMALL_BUDGETS),$(foreach s,$(SEEDS),$(foreach m,$(PROBE_METHODS),$(eval $(call subset_rule,$(b),$(s),$(m))))))
+$(foreach b,$(SMALL_BUDGETS),$(foreach s,$(SEEDS),$(eval $(call subset_rule,$(b),$(s)))))
+$(foreach b,$(SMALL_BUDGETS),$(foreach s,$(SEEDS),$(foreach m,$(PROBE_METHODS),$(eval $(call emb_subset_rule,$(b),$(s),$(m))))))
 
 $(W)/sub-b100-s1.tsf: $(W)/train.tsf
 	cp $< $@
