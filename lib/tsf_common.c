@@ -2,8 +2,12 @@
  * the TSF reader and writer. */
 #include "tsf.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
+
+#include "tsf_internal.h"
 
 static const struct {
     const char *name;
@@ -86,4 +90,11 @@ void tsf_field_set(tsf_field *f, const char *name, int dtype, int ndim,
     }
     f->data = data;
     f->nbytes = (size_t)(f->count * tsf_dtype_size(dtype));
+}
+
+void tsf_pipe_grow(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+        fcntl(fd, F_SETPIPE_SZ, 1 << 20);
 }

@@ -53,6 +53,12 @@ static inline void tsf_put64(unsigned char *p, uint64_t v)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
+/* Raises the kernel buffer of a pipe to 1 MiB (the usual unprivileged
+ * maximum), so that a 1 MiB chunk crosses it in one write instead of
+ * sixteen 64 KiB rounds of wake-ups. Does nothing for other files or when
+ * the system refuses. */
+void tsf_pipe_grow(int fd);
+
 /* Returns 1 when a field name is 1..255 bytes of UTF-8 without control
  * characters. */
 int tsf_name_valid(const unsigned char *name, size_t len);

@@ -211,6 +211,7 @@ tsf_reader *tsf_reader_open_fd(int fd, const char *name, const tsf_limits *lim, 
         r->lim = *lim;
     else
         tsf_limits_default(&r->lim);
+    tsf_pipe_grow(fd);
     return r;
 }
 

@@ -92,6 +92,7 @@ tsf_writer *tsf_writer_open_fd(int fd, const char *name, const tsf_writer_opts *
         tsf_writer_opts_default(&w->opts);
     if (w->opts.chunk_target < 64)
         w->opts.chunk_target = 64;
+    tsf_pipe_grow(fd);
     return w;
 }
 
