@@ -11,6 +11,12 @@
 #include "ss_out.h"
 #include "tsf.h"
 
+int64_t ss_ckpt_state_int(const ss_json *meta, const char *key)
+{
+    const ss_json *v = ss_json_get(ss_json_get(meta, "train_state"), key);
+    return v && v->type == SS_JSON_INT ? v->i : 0;
+}
+
 int ss_net_param_shape(const ss_net *net, int p, uint64_t dims[4])
 {
     for (int i = 0; i < net->n_layers; i++) {

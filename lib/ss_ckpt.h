@@ -30,6 +30,10 @@ ss_status ss_ckpt_save(const char *path, const ss_net *net, const ss_json *extra
  * parameter must appear exactly once with its exact shape. */
 ss_net *ss_ckpt_load(const char *path, ss_json **meta, int load_state, ss_error *err);
 
+/* Returns the integer train_state.KEY of checkpoint metadata, or 0 when it
+ * is absent or not an integer (a run that has not trained yet). */
+int64_t ss_ckpt_state_int(const ss_json *meta, const char *key);
+
 /* Shape of parameter p: returns ndim and fills dims. */
 int ss_net_param_shape(const ss_net *net, int p, uint64_t dims[4]);
 

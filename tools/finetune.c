@@ -128,12 +128,6 @@ static ss_json *run_metadata(const ft_options *o, const ss_trainer *t, const ss_
     return meta;
 }
 
-static int64_t state_int(const ss_json *meta, const char *key)
-{
-    const ss_json *v = ss_json_get(ss_json_get(meta, "train_state"), key);
-    return v && v->type == SS_JSON_INT ? v->i : 0;
-}
-
 static const char *const optim_names[] = {"adamw", "sgd", "lars", NULL};
 
 static int run_train(int argc, char **argv)
@@ -255,9 +249,9 @@ static int run_train(int argc, char **argv)
     tr.total = (uint64_t)(o.schedule ? o.schedule : o.steps);
     uint64_t seen = 0;
     if (resumed) {
-        tr.step = (uint64_t)state_int(resumed, "step");
-        tr.optim.step = (uint64_t)state_int(resumed, "optimizer_step");
-        seen = (uint64_t)state_int(resumed, "records");
+        tr.step = (uint64_t)ss_ckpt_state_int(resumed, "step");
+        tr.optim.step = (uint64_t)ss_ckpt_state_int(resumed, "optimizer_step");
+        seen = (uint64_t)ss_ckpt_state_int(resumed, "records");
         ss_log_info("resuming at step %" PRIu64 " after %" PRIu64 " records", tr.step, seen);
     }
     if (ss_trainer_init(&tr, &err) != SS_OK)

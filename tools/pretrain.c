@@ -196,13 +196,6 @@ static ss_json *run_metadata(const options *o, const ss_trainer *t, uint64_t vie
     return meta;
 }
 
-static int64_t state_int(const ss_json *meta, const char *key)
-{
-    const ss_json *s = ss_json_get(meta, "train_state");
-    const ss_json *v = s ? ss_json_get(s, key) : NULL;
-    return v && v->type == SS_JSON_INT ? v->i : 0;
-}
-
 /* ---- Main ------------------------------------------------------------------- */
 
 static const char *const loss_names[] = {"ntxent", "infonce", NULL};
@@ -342,9 +335,9 @@ static int run_simclr(int argc, char **argv)
     tr.total = (uint64_t)(o.schedule ? o.schedule : o.steps);
     uint64_t views = 0;
     if (resumed) {
-        tr.step = (uint64_t)state_int(resumed, "step");
-        tr.optim.step = (uint64_t)state_int(resumed, "optimizer_step");
-        views = (uint64_t)state_int(resumed, "views");
+        tr.step = (uint64_t)ss_ckpt_state_int(resumed, "step");
+        tr.optim.step = (uint64_t)ss_ckpt_state_int(resumed, "optimizer_step");
+        views = (uint64_t)ss_ckpt_state_int(resumed, "views");
         ss_log_info("resuming at step %" PRIu64 " after %" PRIu64 " views (start the views with --skip %" PRIu64 ")",
                     tr.step, views, views);
     }
