@@ -159,16 +159,20 @@ ss_status ss_ckpt_save(const char *path, const ss_net *net, const ss_json *extra
 }
 
 /* Finds the destination of a named tensor: a parameter or a running
- * statistic. Returns its data and size, or NULL. */
-static float *find_tensor(ss_net *net, const char *name, size_t *n, int *param)
+ * statistic. Returns its data and size, or NULL. *param is the parameter
+ * index (-1 for a statistic) and *slot a distinct number per tensor, so
+ * that the loader can detect repeats. */
+static float *find_tensor(ss_net *net, const char *name, size_t *n, int *param, size_t *slot)
 {
     for (int p = 0; p < net->n_params; p++) {
         if (strcmp(net->params[p].name, name) == 0) {
             *n = net->params[p].n;
             *param = p;
+            *slot = (size_t)p;
             return net->params[p].w;
         }
     }
+    size_t bn = 0;
     for (int i = 0; i < net->n_layers; i++) {
         ss_layer *l = &net->layers[i];
         if (l->kind != SS_LAYER_BN)
@@ -178,11 +182,14 @@ static float *find_tensor(ss_net *net, const char *name, size_t *n, int *param)
         snprintf(want, sizeof want, "%s.running_mean", base);
         *n = (size_t)l->in_c;
         *param = -1;
+        *slot = (size_t)net->n_params + 2 * bn;
         if (strcmp(want, name) == 0)
             return l->running_mean;
         snprintf(want, sizeof want, "%s.running_var", base);
+        *slot += 1;
         if (strcmp(want, name) == 0)
             return l->running_var;
+        bn++;
     }
     return NULL;
 }
@@ -265,16 +272,19 @@ ss_net *ss_ckpt_load(const char *path, ss_json **meta_out, int load_state, ss_er
         }
         char tname[128];
         snprintf(tname, sizeof tname, "%.*s", (int)name->nbytes, (const char *)name->data);
-        size_t n;
+        size_t n, slot;
         int p;
-        float *dst = find_tensor(net, tname, &n, &p);
+        float *dst = find_tensor(net, tname, &n, &p, &slot);
         if (!dst) {
             ss_error_set(err, SS_EDATA, "%s: record %" PRIu64 ": tensor '%s' does not belong to the architecture",
                          path, rec->index, tname);
             goto fail;
         }
-        size_t slot = p >= 0 ? (size_t)p : (size_t)net->n_params + (size_t)(dst - net->buffers) / 1;
-        (void)slot;
+        if (seen[slot]) {
+            ss_error_set(err, SS_EDATA, "%s: record %" PRIu64 ": tensor '%s' appears twice", path, rec->index, tname);
+            goto fail;
+        }
+        seen[slot] = 1;
         if (value->count != n) {
             ss_error_set(err, SS_EDATA, "%s: tensor '%s' has %" PRIu64 " values, the architecture needs %zu", path,
                          tname, value->count, n);

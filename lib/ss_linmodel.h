@@ -31,7 +31,8 @@ typedef struct {
 ss_status ss_linmodel_init(ss_linmodel *m, int d, int k, ss_error *err);
 void ss_linmodel_free(ss_linmodel *m);
 
-/* logits [N, K] for features x [N, D]. scratch holds N * D floats. */
+/* Computes logits [N, K] for features x [N, D]. scratch has room for
+ * N * D floats. */
 void ss_linmodel_logits(const ss_linmodel *m, const float *x, int64_t n, float *logits, float *scratch);
 
 /* Writes the model to path atomically; extra is merged into the metadata. */

@@ -640,8 +640,8 @@ static int relu_masked_by_pool(const ss_net *net, int i)
            net->layers[i + 2].kind == SS_LAYER_MAXPOOL;
 }
 
-/* Backward through layer i: dy holds the gradient of its output; dx (may
- * be NULL for layer 0) receives that of its input. */
+/* Backward through layer i: dy contains the gradient of its output, and dx
+ * (NULL for layer 0) receives that of its input. */
 static void backward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid, long m_total_rows,
                            float *dx, float *dy)
 {

@@ -1,8 +1,8 @@
 /* tsf: reader and writer for TSF, the tensor stream format of selfsup.
  *
  * formats/tensor-stream.md is the specification; this header is the C view of
- * it. A stream is a header with JSON metadata, then chunks; a DATA chunk holds
- * records; a record holds named, typed, shaped fields. An input may hold
+ * it. A stream is a header with JSON metadata, then chunks; a DATA chunk contains
+ * records, and a record contains named, typed, shaped fields. An input may hold
  * several streams back to back.
  *
  * Ownership: a tsf_record returned by tsf_reader_next() points into the

@@ -224,7 +224,9 @@ static int run_train(int argc, char **argv)
     for (int p = 0; p < net->n_params; p++) {
         ss_param *q = &net->params[p];
         int enc = strncmp(q->name, "encoder.", 8) == 0;
-        q->lr_scale = enc ? (o.lr_head > 0 ? (float)(o.lr_encoder / o.lr_head) : 0.0f) : 1.0f;
+        q->lr_scale = 1.0f;
+        if (enc)
+            q->lr_scale = o.lr_head > 0 ? (float)(o.lr_encoder / o.lr_head) : 0.0f;
         if (enc && p / 2 < o.freeze) {
             q->frozen = 1;
             frozen++;

@@ -99,6 +99,29 @@ setup() {
     [[ "$stderr" == *"missing.tsf"* ]] || fail "$stderr"
 }
 
+@test "embed: a checkpoint with a repeated tensor fails" {
+    # The last tensor is replaced by a copy of the first: the count is right,
+    # but one tensor appears twice and another is missing.
+    "$PYTHON" -c '
+import sys
+sys.path.insert(0, sys.argv[3])
+import tsf
+records = list(tsf.read(open(sys.argv[1], "rb")))
+meta = records[0][0]
+rows = [r for _, r in records]
+rows[-1] = rows[0]
+with open(sys.argv[2], "wb") as f:
+    w = tsf.Writer(f, meta)
+    for r in rows:
+        w.write(r)
+    w.end()
+' "$D/ck.tsf" dup.tsf "$FORMATS"
+    run --separate-stderr "$EMB" -c dup.tsf "$D/s.tsf"
+    assert_failure 1
+    assert_equal "$output" ""
+    [[ "$stderr" == *"appears twice"* ]] || fail "$stderr"
+}
+
 # --- what it writes -------------------------------------------------------------------
 
 @test "embed: the default layer is the encoder output" {
