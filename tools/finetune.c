@@ -65,29 +65,22 @@ static ss_status copy_encoder(ss_net *dst, const ss_net *src, ss_error *err)
 
 /* Sets the head from a probe: logits = W ((x - mean) / std) + b becomes
  * W' x + b' with W' = W / std and b' = b - W' mean. */
-static ss_status head_from_probe(ss_net *net, const char *path, ss_error *err)
+static ss_status head_from_probe(ss_net *net, const ss_linmodel *m, const char *path, ss_error *err)
 {
-    ss_linmodel m;
-    ss_status st = ss_linmodel_load(&m, path, NULL, err);
-    if (st != SS_OK)
-        return st;
     const ss_param *w = &net->params[net->n_params - 2], *b = &net->params[net->n_params - 1];
     int k = ss_net_output_dim(net), d = ss_net_encoder_dim(net);
-    if (m.k != k || m.d != d) {
-        ss_linmodel_free(&m);
+    if (m->k != k || m->d != d)
         return ss_error_set(err, SS_EDATA, "%s: the probe maps %d features to %d classes; the network needs %d to %d",
-                            path, m.d, m.k, d, k);
-    }
+                            path, m->d, m->k, d, k);
     for (int c = 0; c < k; c++) {
-        double bias = m.bias[c];
+        double bias = m->bias[c];
         for (int j = 0; j < d; j++) {
-            float wj = m.weight[(size_t)c * (size_t)d + (size_t)j] / m.std[j];
+            float wj = m->weight[(size_t)c * (size_t)d + (size_t)j] / m->std[j];
             w->w[(size_t)c * (size_t)d + (size_t)j] = wj;
-            bias -= (double)wj * (double)m.mean[j];
+            bias -= (double)wj * (double)m->mean[j];
         }
         b->w[c] = (float)bias;
     }
-    ss_linmodel_free(&m);
     return SS_OK;
 }
 
@@ -139,7 +132,7 @@ static int run_train(int argc, char **argv)
         {"pretrained", 'c', SS_ARG_STRING, &o.pretrained, "FILE", "pretraining checkpoint whose encoder starts the training (required unless --resume)", 0, 0, NULL, NULL},
         {"head-from", 0, SS_ARG_STRING, &o.probe, "PROBE", "start the head from a selfsup-probe model instead of at random", 0, 0, NULL, NULL},
         {"resume", 'r', SS_ARG_FLAG, &o.resume, NULL, "continue from the checkpoint in -o FILE", 0, 0, NULL, NULL},
-        {"classes", 'k', SS_ARG_INT, &o.classes, "K", "number of classes (default: the input's class names)", 2, 1 << 20, NULL, NULL},
+        {"classes", 'k', SS_ARG_INT, &o.classes, "K", "number of classes (default: the input's class names, else the --head-from probe's)", 2, 1 << 20, NULL, NULL},
         {"field", 'f', SS_ARG_STRING, &o.field, "NAME", "image field (default view0, else image)", 0, 0, NULL, NULL},
         {"batch", 'b', SS_ARG_INT, &o.batch, "N", "images per step (default 256)", 1, 1 << 16, NULL, NULL},
         {"optimizer", 0, SS_ARG_CHOICE, &o.optimizer, "NAME", "adamw, sgd or lars (default adamw)", 0, 0, optim_names, NULL},
@@ -179,6 +172,8 @@ static int run_train(int argc, char **argv)
     tsf_record *rec = malloc(sizeof *rec);
     ss_net *net = NULL, *pre = NULL;
     ss_json *resumed = NULL, *classes = NULL;
+    ss_linmodel probe;
+    int have_probe = 0;
     ss_par *pool = NULL;
     ss_trainer tr;
     memset(&tr, 0, sizeof tr);
@@ -196,6 +191,17 @@ static int run_train(int argc, char **argv)
     if (cl && cl->type == SS_JSON_ARRAY)
         classes = ss_json_clone(cl);
     int k = o.classes ? o.classes : classes_in(tsf_reader_meta(r));
+    /* The --head-from probe supplies the class count and names when the input
+     * has none. */
+    if (o.probe && !o.resume) {
+        if (ss_linmodel_load(&probe, o.probe, NULL, &err) != SS_OK)
+            goto fail;
+        have_probe = 1;
+        if (!k)
+            k = probe.k;
+        if (!classes && probe.classes)
+            classes = ss_json_clone(probe.classes);
+    }
 
     if (o.resume) {
         net = ss_ckpt_load(o.output, &resumed, 1, &err);
@@ -216,7 +222,7 @@ static int run_train(int argc, char **argv)
         net = ss_net_create(pre->encoder_spec, head, pre->in_h, pre->in_w, pre->in_c, common.seed, &err);
         if (!net || copy_encoder(net, pre, &err) != SS_OK)
             goto fail;
-        if (o.probe && head_from_probe(net, o.probe, &err) != SS_OK)
+        if (have_probe && head_from_probe(net, &probe, o.probe, &err) != SS_OK)
             goto fail;
     }
     /* Learning rates: the head's is the base rate, the encoder's a scale of it. */
@@ -370,6 +376,8 @@ done:
     ss_par_destroy(pool);
     ss_json_free(resumed);
     ss_json_free(classes);
+    if (have_probe)
+        ss_linmodel_free(&probe);
     free(rec);
     if (r)
         tsf_reader_close(r);

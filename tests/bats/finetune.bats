@@ -199,6 +199,19 @@ for x, y in zip(a, b):
 ' ft_pred.tsf probe_pred.tsf
 }
 
+@test "finetune: --head-from gives K and the class names when the input names none" {
+    [ -x "$BIN/selfsup-probe" ] || skip "no selfsup-probe"
+    make_patterns plain.tsf 32 3 noclasses
+    "$BIN/selfsup-embed" -c "$D/pre.tsf" "$D/train.tsf" >emb.tsf
+    "$BIN/selfsup-probe" -o probe.tsf --lambda 0.01 emb.tsf 2>/dev/null
+    "$FT" -c "$D/pre.tsf" -o ft.tsf --head-from probe.tsf --batch 8 --steps 2 plain.tsf
+    py '
+meta = next(tsf.Reader(open(sys.argv[1], "rb")).streams())[0]
+assert meta["config"]["arch"]["head"] == "linear:4", meta["config"]["arch"]
+assert meta["classes"] == ["left", "top", "check", "check2"], meta.get("classes")
+' ft.tsf
+}
+
 @test "finetune: --freeze 1 keeps the first encoder layer as pretrained" {
     "$FT" -c "$D/pre.tsf" -o ft.tsf --freeze 1 --batch 8 --steps 6 --lr-encoder 0.01 "$D/train.tsf"
     py '
