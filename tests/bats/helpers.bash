@@ -45,6 +45,21 @@ f.flush()
 ' "$1" "$2" "${3:-3}" "${4:-plain}" "${5:-0}"
 }
 
+# write_idx PATH EXPR [gz]: write the numpy array EXPR (np is available to it)
+# as an IDX file, gzip-compressed with "gz".
+write_idx() {
+    py '
+import gzip, struct
+path, expr, gz = sys.argv[1], sys.argv[2], sys.argv[3]
+a = np.asarray(eval(expr, {"np": np}))
+code = {np.dtype("u1"): 8, np.dtype("i1"): 9, np.dtype("i2"): 11, np.dtype("i4"): 12,
+        np.dtype("f4"): 13, np.dtype("f8"): 14}[a.dtype]
+data = bytes([0, 0, code, a.ndim]) + struct.pack(">%dI" % a.ndim, *a.shape)
+data += a.astype(a.dtype.newbyteorder(">")).tobytes()
+(gzip.open if gz == "gz" else open)(path, "wb").write(data)
+' "$1" "$2" "${3:-plain}"
+}
+
 # keys FILE: print the key field of every record, one per line, in stream order.
 keys() {
     py 'for m, r in tsf.read(sys.argv[1]): print(r["key"])' "$1"

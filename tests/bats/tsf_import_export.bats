@@ -13,21 +13,6 @@ setup() {
     cd "$BATS_TEST_TMPDIR/work"
 }
 
-# write_idx PATH EXPR [gz]: write the numpy array EXPR (np and i = np.arange available)
-# as an IDX file, gzip-compressed with "gz".
-write_idx() {
-    py '
-import gzip, struct
-path, expr, gz = sys.argv[1], sys.argv[2], sys.argv[3]
-a = np.asarray(eval(expr, {"np": np}))
-code = {np.dtype("u1"): 8, np.dtype("i1"): 9, np.dtype("i2"): 11, np.dtype("i4"): 12,
-        np.dtype("f4"): 13, np.dtype("f8"): 14}[a.dtype]
-data = bytes([0, 0, code, a.ndim]) + struct.pack(">%dI" % a.ndim, *a.shape)
-data += a.astype(a.dtype.newbyteorder(">")).tobytes()
-(gzip.open if gz == "gz" else open)(path, "wb").write(data)
-' "$1" "$2" "${3:-plain}"
-}
-
 # write_png PATH H W C [DEPTH] [SEED]: write a PNG of H x W pixels with C channels (1 gray,
 # 2 gray+alpha, 3 RGB, 4 RGBA) whose samples follow from SEED, with filter 0 on every row.
 write_png() {

@@ -1,0 +1,54 @@
+#!/usr/bin/env bats
+# The Fashion-MNIST experiment's make pipeline, run end to end with the smoke preset on
+# tiny synthetic IDX files: every stage, baseline, figure and the report must come out.
+# The accuracies of so few steps mean nothing and are not checked.
+
+load helpers
+
+setup() {
+    command -v gnuplot >/dev/null || skip "gnuplot is not installed (make deps installs it)"
+    DATA="$BATS_TEST_TMPDIR/data"
+    OUT="$BATS_TEST_TMPDIR/out"
+    mkdir "$DATA"
+    # 800 training and 100 test images of 10 classes: a bright band whose row
+    # follows the class, over seeded noise.
+    fake_idx train 800 1
+    fake_idx t10k 100 2
+}
+
+# fake_idx SET N SEED: write SET-images-idx3-ubyte.gz and SET-labels-idx1-ubyte.gz.
+fake_idx() {
+    local n=$2 seed=$3
+    write_idx "$DATA/$1-images-idx3-ubyte.gz" "(np.random.default_rng($seed).integers(0, 60, ($n, 28, 28))
+        + 150 * (np.arange(28)[None, :, None] // 3 == (np.arange($n) % 10)[:, None, None])).astype(np.uint8)" gz
+    write_idx "$DATA/$1-labels-idx1-ubyte.gz" "(np.arange($n) % 10).astype(np.uint8)" gz
+}
+
+# smoke_make [ARG]...: the pipeline with the smoke preset on the synthetic data.
+smoke_make() {
+    make --no-print-directory -C "$ROOT" -f pipelines/fashion-mnist.mk \
+        PRESET=smoke BIN="$BIN" PYTHON="$PYTHON" DATA="$DATA" R="$OUT" "$@"
+}
+
+@test "the smoke preset runs every stage and writes the report and figures" {
+    run smoke_make
+    assert_success
+    assert_output --partial '| Linear probe, SimCLR features |'
+    for f in report.md pretrain-loss.png pca.png augmented-views.png confusion.png; do
+        [ -s "$OUT/$f" ]
+    done
+    # Five methods, three budgets, three seeds for the small budgets: 2 x (3 + 3 + 1) + 3 x 7.
+    [ "$(ls "$OUT"/work/acc/*.json | wc -l)" -eq 35 ]
+    run grep -c ' n/a ' "$OUT/report.md"
+    assert_output 0
+    # Up to date: a second run has nothing to redo.
+    run smoke_make
+    assert_success
+    refute_output --partial 'selfsup-'
+}
+
+@test "an unknown preset is refused with the list of presets" {
+    run smoke_make PRESET=huge
+    assert_failure
+    assert_output --partial "PRESET must be quick, full or smoke, not 'huge'"
+}
