@@ -33,6 +33,10 @@ def cell(work, method, budget):
     return f"{mean:.2f} ± {100 * statistics.stdev(values):.2f} (n={len(values)})"
 
 
+def subsets(work):
+    return len(glob.glob(f"{work}/acc/probe-simclr-b10-s*.json"))
+
+
 def stage_times(work):
     groups = {}
     for path in glob.glob(f"{work}/times/*"):
@@ -81,7 +85,7 @@ def main():
         f"# Fashion-MNIST: SimCLR pretraining and adaptation ({a.preset} preset)",
         "",
         "Test accuracy in percent on the 10,000 Fashion-MNIST test images, used once.",
-        "The small budgets are averaged over three seeded, class-balanced subsets",
+        f"The small budgets are averaged over {subsets(a.work)} seeded, class-balanced subsets",
         "(mean ± sample standard deviation); 100% uses all 55,000 training images",
         "that remain after the 5,000-image validation split.",
         "",

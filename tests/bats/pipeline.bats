@@ -37,8 +37,8 @@ smoke_make() {
     for f in report.md pretrain-loss.png pca.png augmented-views.png confusion.png; do
         [ -s "$OUT/$f" ]
     done
-    # Five methods, three budgets, three seeds for the small budgets: 2 x (3 + 3 + 1) + 3 x 7.
-    [ "$(ls "$OUT"/work/acc/*.json | wc -l)" -eq 35 ]
+    # Five methods, three budgets, five seeds for the small budgets: 2 x (5 + 5 + 1) + 3 x 11.
+    [ "$(ls "$OUT"/work/acc/*.json | wc -l)" -eq 55 ]
     run grep -c ' n/a ' "$OUT/report.md"
     assert_output 0
     # Up to date: a second run has nothing to redo.
