@@ -728,8 +728,7 @@ static int run_knn(int argc, char **argv)
         "and int64 'label' in every record.",
         "Classes are named by the reference metadata 'classes' when present, else\n"
         "numbered 0 to the largest label. --threads sets the BLAS threads of the\n"
-        "similarity products (default: all online processors, not the 1 listed below);\n"
-        "nothing else runs in parallel.",
+        "similarity products, and nothing else runs in parallel.",
         opts, SS_CLI_THREADS_ALL, 0, 1};
     ss_common common;
     int first;
