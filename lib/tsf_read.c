@@ -833,11 +833,14 @@ static int read_chunk(tsf_reader *r)
     if ((uint64_t)got < padded)
         return FAIL_CHUNK(r, start, seq, "truncated in chunk %" PRIu64 " payload: expected %" PRIu64
                           " bytes, got %" PRId64, seq, padded, got);
-    if (!all_zero(r->stored + stored_len, (size_t)(padded - stored_len)))
+    /* r->stored stays NULL until a payload has bytes, and C leaves even
+     * NULL + 0 undefined. */
+    if (padded > stored_len && !all_zero(r->stored + stored_len, (size_t)(padded - stored_len)))
         return FAIL_CHUNK(r, start, seq, "nonzero padding after the chunk payload");
     r->chunk_offset = start;
     r->chunk.seq = seq;
-    const unsigned char *raw = r->stored;
+    static const unsigned char empty[1];
+    const unsigned char *raw = r->stored ? r->stored : empty;
     if (codec == TSF_CODEC_ZSTD) {
         if (decode_zstd(r, seq, stored_len, raw_len) < 0)
             return -1;

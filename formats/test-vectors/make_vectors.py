@@ -168,6 +168,8 @@ def valid_vectors():
                             chunk(b"note", b"skip me", 1, flags=1) +
                             chunk(b"indx", zstd(b"\0" * 64), 2, flags=1, codec=1, raw=b"\0" * 64) +
                             chunk(b"DATA", LABEL_RECORD, 3, n=1) + ends(4, 2, 2), 2)
+    # A first payload of 0 bytes leaves a reader's payload buffer unallocated.
+    v["ancillary-empty-first"] = (header() + chunk(b"note", b"", 0, flags=1) + ends(1, 0, 0), 0)
     schema = {"kind": "samples", "classes": ["zero", "one"], "schema": {"fields": [
         {"name": "key", "dtype": "utf8", "shape": [None], "optional": True},
         {"name": "image", "dtype": "uint8", "shape": [4, None, 1], "layout": "HWC"},
@@ -388,6 +390,7 @@ def invalid_vectors():
     bad("ends-chunk-count", rec1 + ends(1, 1, 2), "ENDS says 2 DATA chunks, read 1")
     bad("abrt", h + chunk(b"ABRT", b"augment: cannot decode image 17", 0),
         "upstream aborted: augment: cannot decode image 17")
+    bad("abrt-empty", h + chunk(b"ABRT", b"", 0), "upstream aborted: ")
     bad("abrt-after-records", rec1 + chunk(b"ABRT", b"pretrain: out of memory", 1),
         "upstream aborted: pretrain: out of memory")
     bad("abrt-too-long", h + chunk(b"ABRT", b"x" * 65537, 0), "ABRT message exceeds 65536 bytes")
