@@ -106,6 +106,30 @@ ubsan:
 bench: all
 	@sh bench/run.sh
 
+# Coverage-guided fuzzing of the stream reader and the JSON parser with
+# libFuzzer: builds build-fuzz/fuzz_NAME from each tests/fuzz/fuzz_NAME.c and
+# runs each for FUZZ_TIME seconds; FUZZ_FLAGS go to every fuzzer. UBSan
+# reports abort (no recovery), so libFuzzer saves the input as for a crash.
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME ?= 60
+FUZZ_FLAGS ?=
+FUZZ_SANITIZE := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: fuzz fuzz-build
+fuzz:
+	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD) CFLAGS='-g -O1' \
+	  SANITIZE='$(FUZZ_SANITIZE)' fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_TIME=$(FUZZ_TIME) sh tests/fuzz/run.sh $(FUZZ_FLAGS)
+
+fuzz-build: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/%)
+
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(LIB_A)
+	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
+-include $(wildcard $(BUILD)/tests/fuzz/*.d)
+
 # The main experiment; PRESET=quick (default, about 15 minutes) or full.
 PRESET ?= quick
 run: deps
@@ -124,6 +148,6 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(TOOLS) $(DISPATCHER)))
 
 clean:
-	rm -rf build build-asan build-ubsan bin
+	rm -rf build build-asan build-ubsan build-fuzz bin
 
 -include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/tools/*.d $(BUILD)/tools/*/*.d $(BUILD)/tests/unit/*.d)
