@@ -66,7 +66,8 @@ PRETRAIN_OPTS := --head $(HEAD) --batch 256 --temperature 0.2 --lr 0.001 --warmu
                  --steps $(PRETRAIN_STEPS) --max-time $(PRETRAIN_MAX_TIME) --seed 1
 # Views needed: steps x batch images, rounded up to whole epochs of TRAIN_N.
 PRETRAIN_EPOCHS := $(shell echo $$(( $(PRETRAIN_STEPS) * 256 / $(TRAIN_N) + 1 )))
-AUGMENT := $(BIN)/selfsup-augment --seed 1 --crop-scale 0.5,1 --blur 0.5,0.1,1.5
+AUGMENT_OPTS := --seed 1 --crop-scale 0.5,1 --blur 0.5,0.1,1.5
+AUGMENT := $(BIN)/selfsup-augment $(AUGMENT_OPTS)
 
 PROBE_METHODS := simclr random raw
 FT_METHODS := simclr scratch
@@ -198,4 +199,5 @@ $(R)/confusion.png: $(W)/pred-probe-simclr-b100-s1.tsf
 	$(BIN)/selfsup-eval classify -o $(W)/confusion.txt --confusion-png $@ --cell-size 32 $<
 
 $(R)/report.md: $(ACC) $(FIGURES) pipelines/report.py
-	$(PYTHON) pipelines/report.py --preset $(PRESET) --work $(W) --out $@
+	$(PYTHON) pipelines/report.py --preset $(PRESET) --work $(W) --out $@ \
+	  --setting "selfsup-augment $(AUGMENT_OPTS)" --setting "selfsup-pretrain simclr $(PRETRAIN_OPTS)"

@@ -74,6 +74,7 @@ def main():
     ap.add_argument("--preset", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--setting", action="append", default=[], help="a pretraining command line to list")
     a = ap.parse_args()
 
     header = "| method | " + " | ".join(b[1] for b in BUDGETS) + " |"
@@ -102,6 +103,10 @@ def main():
             f"against the chance level {last['chance_loss']:.3f}, contrastive top-1 accuracy",
             f"{last['top1']:.3f}; median {rate:.0f} views/s.",
             "",
+        ]
+        if a.setting:
+            lines += ["Settings:", ""] + [f"- `{cmd}`" for cmd in a.setting] + [""]
+        lines += [
             "![pretraining loss](pretrain-loss.png)",
             "",
         ]

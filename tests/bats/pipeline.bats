@@ -41,6 +41,8 @@ smoke_make() {
     [ "$(ls "$OUT"/work/acc/*.json | wc -l)" -eq 55 ]
     run grep -c ' n/a ' "$OUT/report.md"
     assert_output 0
+    run grep -c '^- `selfsup-\(augment\|pretrain simclr\) --' "$OUT/report.md"
+    assert_output 2
     # Up to date: a second run has nothing to redo.
     run smoke_make
     assert_success
