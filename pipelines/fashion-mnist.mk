@@ -82,7 +82,6 @@ FIGURES := $(R)/pretrain-loss.png $(R)/pca.png $(R)/augmented-views.png $(R)/con
 all: $(R)/report.md
 
 .DELETE_ON_ERROR:
-.SECONDARY:
 
 # ---- Data -----------------------------------------------------------------------
 

@@ -47,6 +47,12 @@ smoke_make() {
     run smoke_make
     assert_success
     refute_output --partial 'selfsup-'
+    # A missing result, as after adding a seed, is made again.
+    rm "$OUT/work/acc/probe-raw-b10-s2.json"
+    run smoke_make
+    assert_success
+    assert_output --partial 'acc/probe-raw-b10-s2.json'
+    [ -s "$OUT/work/acc/probe-raw-b10-s2.json" ]
 }
 
 @test "an unknown preset is refused with the list of presets" {
