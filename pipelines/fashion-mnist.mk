@@ -10,7 +10,9 @@
 #   embed                       -> emb-{simclr,random,raw}-{train,val,test}.tsf
 #   sample                      -> 10 per class and 1% subsets, 5 seeds each
 #   probe / finetune            -> models; predictions on test; eval -> acc/*.json
-# Hyperparameters were chosen on val.tsf; the test set is read only by the
+# The pretraining settings and the all-labels probe strength were chosen on
+# val.tsf (small budgets cross-validate their own labels); the test set is
+# read only by the
 # final predictions.
 
 PRESET ?= quick
