@@ -11,9 +11,8 @@
 #   sample                      -> 10 per class and 1% subsets, 5 seeds each
 #   probe / finetune            -> models; predictions on test; eval -> acc/*.json
 # The pretraining settings and the all-labels probe strength were chosen on
-# val.tsf (small budgets cross-validate their own labels); the test set is
-# read only by the
-# final predictions.
+# val.tsf (small budgets cross-validate their own labels). The test set is
+# read only by the final predictions.
 
 PRESET ?= quick
 BIN ?= bin
