@@ -13,9 +13,10 @@
  * mutations reach the record, schema and metadata checks behind the CRCs.
  *
  * Left out: the writer, and limits other than the defaults. Rejected input
- * is the normal outcome and is not reported; a failure shows up only as a
+ * is the normal outcome and is not reported. A failure shows up only as a
  * crash, a leak, a sanitizer report or a timeout. */
 #include "tsf.h"
+#include "tsf_internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -160,12 +161,6 @@ static void put_le32(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* Bytes of zero padding after n bytes, up to the next multiple of 8. */
-static uint64_t pad8(uint64_t n)
-{
-    return (8 - n % 8) % 8;
-}
-
 /* Recomputes, in place, the stream header CRCs, chunk header CRCs and the
  * payload CRCs of uncompressed chunks, following the lengths stored in the
  * input as far as they stay inside it. The layout is that of
@@ -188,7 +183,7 @@ static void repair_crcs(uint8_t *p, size_t size)
         uint32_t crc = tsf_crc32(0, h, 20);
         put_le32(h + 20, tsf_crc32(crc, h + TSF_STREAM_HEADER_SIZE, (size_t)meta_len));
         uint64_t header_end = TSF_STREAM_HEADER_SIZE + meta_len;
-        pos += header_end + pad8(header_end);
+        pos += header_end + tsf_pad8(header_end);
 
         int stream_ended = 0;
         while (!stream_ended && pos <= size && size - pos >= TSF_CHUNK_HEADER_SIZE) {
@@ -202,7 +197,7 @@ static void repair_crcs(uint8_t *p, size_t size)
             if (stored_len > left)
                 return;
             stream_ended = memcmp(c, "ENDS", 4) == 0;
-            pos += TSF_CHUNK_HEADER_SIZE + stored_len + pad8(stored_len);
+            pos += TSF_CHUNK_HEADER_SIZE + stored_len + tsf_pad8(stored_len);
         }
         if (pos > size)
             return;
