@@ -286,6 +286,8 @@ class Reader:
                     message = data.decode("utf-8")
                 except UnicodeDecodeError:
                     self.fail("ABRT message is not valid UTF-8", **ctx)
+                if not message:
+                    self.fail("upstream aborted without a message", **ctx)
                 self.fail("upstream aborted: " + CONTROL.sub(lambda m: repr(m.group())[1:-1], message), **ctx)
 
     def unzstd(self, body, raw, ctx):

@@ -876,6 +876,8 @@ static int read_chunk(tsf_reader *r)
                 msg[n++] = (char)raw[i];
         }
         msg[n] = '\0';
+        if (n == 0)
+            return fail_at(r, SS_EABORT, start, seq, UINT64_MAX, "upstream aborted without a message");
         return fail_at(r, SS_EABORT, start, seq, UINT64_MAX, "upstream aborted: %s", msg);
     }
     if (!is_data)

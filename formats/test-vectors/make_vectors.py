@@ -390,7 +390,7 @@ def invalid_vectors():
     bad("ends-chunk-count", rec1 + ends(1, 1, 2), "ENDS says 2 DATA chunks, read 1")
     bad("abrt", h + chunk(b"ABRT", b"augment: cannot decode image 17", 0),
         "upstream aborted: augment: cannot decode image 17")
-    bad("abrt-empty", h + chunk(b"ABRT", b"", 0), "upstream aborted: ")
+    bad("abrt-empty", h + chunk(b"ABRT", b"", 0), "upstream aborted without a message")
     bad("abrt-after-records", rec1 + chunk(b"ABRT", b"pretrain: out of memory", 1),
         "upstream aborted: pretrain: out of memory")
     bad("abrt-too-long", h + chunk(b"ABRT", b"x" * 65537, 0), "ABRT message exceeds 65536 bytes")
