@@ -83,6 +83,9 @@ FIGURES := $(R)/pretrain-loss.png $(R)/pca.png $(R)/augmented-views.png $(R)/con
 all: $(R)/report.md
 
 .DELETE_ON_ERROR:
+# The validation embeddings are named only through a pattern rule, so make
+# would delete them at the end as intermediate files.
+.SECONDARY: $(foreach m,$(PROBE_METHODS),$(W)/emb-$(m)-val.tsf)
 
 # ---- Data -----------------------------------------------------------------------
 

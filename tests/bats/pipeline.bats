@@ -39,6 +39,8 @@ smoke_make() {
     done
     # Five methods, three budgets, five seeds for the small budgets: 2 x (5 + 5 + 1) + 3 x 11.
     [ "$(ls "$OUT"/work/acc/*.json | wc -l)" -eq 55 ]
+    # Intermediate outputs stay for inspection.
+    [ -s "$OUT/work/emb-simclr-val.tsf" ]
     run grep -c ' n/a ' "$OUT/report.md"
     assert_output 0
     run grep -c '^- `selfsup-\(augment\|pretrain simclr\) --' "$OUT/report.md"
