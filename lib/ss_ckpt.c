@@ -61,8 +61,8 @@ static ss_json *arch_json(const ss_net *net)
     ss_json_append(in, ss_json_new_int(net->in_c));
     if (ss_json_set(a, "encoder", ss_json_new_string(net->encoder_spec)) != SS_OK ||
         ss_json_set(a, "head", ss_json_new_string(net->head_spec)) != SS_OK || ss_json_set(a, "input", in) != SS_OK ||
-        ss_json_set(a, "input_mean", ss_json_new_double(net->input_mean)) != SS_OK ||
-        ss_json_set(a, "input_std", ss_json_new_double(net->input_std)) != SS_OK) {
+        ss_json_set(a, "input_mean", ss_json_new_double((double)net->input_mean)) != SS_OK ||
+        ss_json_set(a, "input_std", ss_json_new_double((double)net->input_std)) != SS_OK) {
         ss_json_free(a);
         return NULL;
     }

@@ -25,6 +25,7 @@ const char *ss_log_prog(void)
     return log_prog;
 }
 
+__attribute__((format(printf, 3, 0)))
 static void vlog(int level, const char *kind, const char *fmt, va_list ap)
 {
     if (log_level < level)

@@ -369,7 +369,7 @@ static ls_point ls_eval(lbfgs *L, double a)
     ls_point p = {a, evaluate(L->prob, L->trial, L->trial_grad), 0};
     p.dg = dot(L->trial_grad, L->dir, L->n_params);
     if (!isfinite(p.f))
-        p.f = INFINITY;
+        p.f = HUGE_VAL;
     return p;
 }
 
@@ -559,9 +559,9 @@ ss_status ss_logreg_fit(float *weight, float *bias, const float *x, const int32_
     }
     const size_t kd = (size_t)k * (size_t)d;
     for (size_t j = 0; j < kd; j++)
-        L.theta[j] = weight[j];
+        L.theta[j] = (double)weight[j];
     for (int c = 0; c < k; c++)
-        L.theta[kd + (size_t)c] = bias[c];
+        L.theta[kd + (size_t)c] = (double)bias[c];
 
     st = lbfgs_run(&L, o, res, err);
     res->evaluations = p.evaluations;

@@ -597,7 +597,7 @@ static void forward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid,
         double *mean = bn_partial(net, i, 1, tid);
         if (!training) {
             for (int c = 0; c < C; c++) {
-                mean[c] = l->running_mean[c];
+                mean[c] = (double)l->running_mean[c];
                 invstd[c] = 1.0 / sqrt((double)l->running_var[c] + BN_EPS);
             }
         } else {
@@ -620,7 +620,7 @@ static void forward_layer(ss_net *net, ss_net_thread *th, int i, int n, int tid,
                 invstd[c] = 1.0 / sqrt(var + BN_EPS);
                 if (tid == 0) {
                     double unbiased = m > 1 ? var * m / (m - 1) : var;
-                    double mom = net->bn_momentum;
+                    double mom = (double)net->bn_momentum;
                     l->running_mean[c] = (float)((1 - mom) * (double)l->running_mean[c] + mom * mu);
                     l->running_var[c] = (float)((1 - mom) * (double)l->running_var[c] + mom * unbiased);
                 }

@@ -73,7 +73,7 @@ static ss_status head_from_probe(ss_net *net, const ss_linmodel *m, const char *
         return ss_error_set(err, SS_EDATA, "%s: the probe maps %d features to %d classes; the network needs %d to %d",
                             path, m->d, m->k, d, k);
     for (int c = 0; c < k; c++) {
-        double bias = m->bias[c];
+        double bias = (double)m->bias[c];
         for (int j = 0; j < d; j++) {
             float wj = m->weight[(size_t)c * (size_t)d + (size_t)j] / m->std[j];
             w->w[(size_t)c * (size_t)d + (size_t)j] = wj;
@@ -279,7 +279,7 @@ static int run_train(int argc, char **argv)
     for (int i = 0; i < o.batch; i++)
         rows[i] = pixels + (size_t)i * bytes;
 
-    double start = ss_now(), train_time = 0, last_loss = NAN;
+    double start = ss_now(), train_time = 0, last_loss = nan("");
     uint64_t steps_this_run = 0;
     ss_progress progress;
     ss_progress_start(&progress, "steps");

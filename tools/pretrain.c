@@ -373,7 +373,7 @@ static int run_simclr(int argc, char **argv)
     double flops_per_view = 3.0 * ss_net_forward_flops(net);
     double start = ss_now(), train_time = 0;
     uint64_t steps_this_run = 0;
-    double last_loss = NAN;
+    double last_loss = nan("");
     ss_progress progress;
     ss_progress_start(&progress, "steps");
     for (;;) {

@@ -475,7 +475,7 @@ static void test_config_check(void)
     CHECK(ss_aug_config_check(&cfg, &err) == SS_EINVAL);
     CHECK_STR_CONTAINS(err.msg, "hue");
     ss_aug_config_default(&cfg);
-    cfg.hflip = NAN;
+    cfg.hflip = nan("");
     CHECK(ss_aug_config_check(&cfg, &err) == SS_EINVAL);
     ss_aug_config_default(&cfg);
     cfg.blur_sigma[1] = 50;

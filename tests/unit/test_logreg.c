@@ -77,7 +77,7 @@ static double newton_terms(double *grad, double *hess, const double *theta, cons
     memset(hess, 0, (size_t)p * (size_t)p * sizeof *hess);
     double f = 0, prob[8], xt[8];
     for (int i = 0; i < n; i++) {
-        double z[8], zmax = -INFINITY, sum = 0;
+        double z[8], zmax = -HUGE_VAL, sum = 0;
         for (int c = 0; c < k; c++) {
             z[c] = theta[k * d + c];
             for (int j = 0; j < d; j++)
@@ -91,7 +91,7 @@ static double newton_terms(double *grad, double *hess, const double *theta, cons
             prob[c] = exp(z[c] - zmax) / sum;
         /* Parameter index of (class c, input j), with input d the bias. */
         for (int j = 0; j < d; j++)
-            xt[j] = x[i * d + j];
+            xt[j] = (double)x[i * d + j];
         xt[d] = 1;
         for (int c = 0; c < k; c++)
             for (int j = 0; j <= d; j++) {

@@ -335,7 +335,7 @@ static void test_ntxent_grad_orthogonal(void)
     for (int i = 0; i < 2 * n; i++) {
         double dot = 0.0, zz = 0.0, gg = 0.0;
         for (int c = 0; c < d; c++) {
-            double zc = z[(size_t)i * d + c], gc = dz[(size_t)i * d + c];
+            double zc = (double)z[(size_t)i * d + c], gc = (double)dz[(size_t)i * d + c];
             dot += zc * gc;
             zz += zc * zc;
             gg += gc * gc;
@@ -358,10 +358,10 @@ static void check_finite_differences(const char *label, loss_fn f, const void *c
     for (size_t i = 0; i < count; i++) {
         float saved = x[i];
         x[i] = saved + eps;
-        double hi_x = x[i];
+        double hi_x = (double)x[i];
         double hi = f(x, ctx);
         x[i] = saved - eps;
-        double lo_x = x[i];
+        double lo_x = (double)x[i];
         double lo = f(x, ctx);
         x[i] = saved;
         double fd = (hi - lo) / (hi_x - lo_x);

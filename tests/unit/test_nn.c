@@ -44,8 +44,8 @@ static int compare_grad(const char *what, float *x, const float *g, size_t n, sc
 {
     double gmax = 0;
     for (size_t i = 0; i < n; i++)
-        if (fabs(g[i]) > gmax)
-            gmax = fabs(g[i]);
+        if ((double)fabsf(g[i]) > gmax)
+            gmax = (double)fabsf(g[i]);
     int bad = 0;
     size_t step = n > 400 ? n / 400 : 1;
     for (size_t i = 0; i < n; i += step) {
@@ -142,7 +142,7 @@ static void test_conv_matches_direct_sum(void)
         for (int i = 0; i < n; i++)
             for (int oy = 0; oy < h; oy++)
                 for (int ox = 0; ox < w; ox++) {
-                    double s = b[o];
+                    double s = (double)b[o];
                     for (int c = 0; c < cin; c++)
                         for (int ky = 0; ky < 3; ky++)
                             for (int kx = 0; kx < 3; kx++) {
@@ -368,8 +368,8 @@ static void test_threads_agree(void)
         if (t == 1) {
             double maxerr = 0;
             for (size_t i = 0; i < n; i++)
-                if (fabs(g[0][i] - g[1][i]) > maxerr)
-                    maxerr = fabs(g[0][i] - g[1][i]);
+                if ((double)fabsf(g[0][i] - g[1][i]) > maxerr)
+                    maxerr = (double)fabsf(g[0][i] - g[1][i]);
             CHECK_MSG(maxerr < 1e-4, "1 and 2 threads differ by %g", maxerr);
         }
     }

@@ -50,7 +50,7 @@ static double half_to_double(uint16_t h)
     if (exp == 0)
         v = ldexp(frac, -24);
     else if (exp == 31)
-        v = frac ? NAN : INFINITY;
+        v = frac ? nan("") : HUGE_VAL;
     else
         v = ldexp(frac + 1024, exp - 25);
     return sign ? -v : v;
@@ -68,7 +68,7 @@ static double element(const tsf_field *f, uint64_t i)
     case TSF_INT32: { int32_t v; memcpy(&v, p + 4 * i, 4); return v; }
     case TSF_UINT64: { uint64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
     case TSF_INT64: { int64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
-    case TSF_FLOAT32: { float v; memcpy(&v, p + 4 * i, 4); return v; }
+    case TSF_FLOAT32: { float v; memcpy(&v, p + 4 * i, 4); return (double)v; }
     case TSF_FLOAT64: { double v; memcpy(&v, p + 8 * i, 8); return v; }
     case TSF_FLOAT16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return half_to_double(v); }
     case TSF_BFLOAT16: {
@@ -77,7 +77,7 @@ static double element(const tsf_field *f, uint64_t i)
         uint32_t bits = (uint32_t)v << 16;
         float value;
         memcpy(&value, &bits, 4);
-        return value;
+        return (double)value;
     }
     }
     return 0;
@@ -128,8 +128,8 @@ static field_stats *find_stats(stream_stats *st, const char *name)
     field_stats *s = &st->f[st->n++];
     memset(s, 0, sizeof *s);
     snprintf(s->name, sizeof s->name, "%s", name);
-    s->min = INFINITY;
-    s->max = -INFINITY;
+    s->min = HUGE_VAL;
+    s->max = -HUGE_VAL;
     s->ndim_min = TSF_MAX_NDIM + 1;
     s->ndim_max = -1;
     s->hist_ok = 1;
