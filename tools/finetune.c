@@ -89,6 +89,7 @@ typedef struct {
     int batch, resume, freeze, classes;
     double lr_head, lr_encoder, final_lr, weight_decay, momentum, max_time;
     int64_t steps, warmup, save_every, schedule;
+    int steps_set;
 } ft_options;
 
 static ss_json *run_metadata(const ft_options *o, const ss_trainer *t, const ss_json *classes, uint64_t seen,
@@ -143,7 +144,7 @@ static int run_train(int argc, char **argv)
         {"momentum", 0, SS_ARG_DOUBLE, &o.momentum, "M", "momentum of sgd and lars (default 0.9)", 0, 0.9999, NULL, NULL},
         {"freeze", 0, SS_ARG_INT, &o.freeze, "N", "keep the first N parameterised encoder layers fixed (default 0)", 0, 1000, NULL, NULL},
         {"warmup", 0, SS_ARG_INT64, &o.warmup, "STEPS", "linear warmup steps (default 20)", 0, 1e12, NULL, NULL},
-        {"steps", 'n', SS_ARG_INT64, &o.steps, "N", "stop after N steps; also the cosine length (default: until input ends)", 0, 1e12, NULL, NULL},
+        {"steps", 'n', SS_ARG_INT64, &o.steps, "N", "stop after N steps; also the cosine length (default: until input ends); 0 writes the initial weights", 0, 1e12, NULL, &o.steps_set},
         {"schedule", 0, SS_ARG_INT64, &o.schedule, "N", "cosine length in steps when it differs from --steps", 0, 1e12, NULL, NULL},
         {"max-time", 0, SS_ARG_DOUBLE, &o.max_time, "SECONDS", "stop cleanly after this much training time", 0, 1e9, NULL, NULL},
         {"save-every", 0, SS_ARG_INT64, &o.save_every, "N", "write the checkpoint every N steps (default 200)", 1, 1e12, NULL, NULL},
@@ -285,7 +286,7 @@ static int run_train(int argc, char **argv)
     ss_progress_start(&progress, "steps");
     int eof = 0;
     while (!eof) {
-        if (o.steps > 0 && tr.step >= (uint64_t)o.steps)
+        if (o.steps_set && tr.step >= (uint64_t)o.steps)
             break;
         if (o.max_time > 0 && train_time >= o.max_time)
             break;
@@ -348,7 +349,7 @@ static int run_train(int argc, char **argv)
         }
     }
     ss_progress_end(&progress);
-    if (steps_this_run == 0 && !o.resume) {
+    if (steps_this_run == 0 && !o.resume && !(o.steps_set && o.steps == 0)) {
         ss_error_set(&err, SS_EDATA, "%s: no records to train on", tsf_reader_name(r));
         goto fail;
     }

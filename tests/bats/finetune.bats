@@ -186,6 +186,8 @@ for m, r in tsf.read(sys.argv[1]):
     "$BIN/selfsup-probe" -o probe.tsf --lambda 0.01 emb.tsf 2>/dev/null
     # No steps: the finetuned network is the encoder and the probe's head.
     "$FT" -c "$D/pre.tsf" -o ft.tsf --head-from probe.tsf --steps 0 "$D/train.tsf"
+    run "$BIN/selfsup-tsf" info -v ft.tsf
+    [[ "$output" == *'"step":0'* ]] || fail "steps were taken: $output"
     "$FT" predict -m ft.tsf "$D/train.tsf" >ft_pred.tsf
     "$BIN/selfsup-probe" predict -m probe.tsf emb.tsf >probe_pred.tsf
     py '
