@@ -73,6 +73,12 @@ PRETRAIN_EPOCHS := $(shell echo $$(( $(PRETRAIN_STEPS) * 256 / $(TRAIN_N) + 1 ))
 AUGMENT_OPTS := --seed 1 --crop-scale 0.5,1 --blur 0.5,0.1,1.5
 AUGMENT := $(BIN)/selfsup-augment $(AUGMENT_OPTS)
 
+# Finetuning: the head's learning rate, the SimCLR encoder's, and the rate of
+# every layer when training from scratch.
+FT_LR_HEAD := 0.001
+FT_LR_ENCODER := 0.0003
+SCRATCH_LR := 0.001
+
 PROBE_METHODS := simclr random raw
 FT_METHODS := simclr scratch
 BUDGETS := $(SMALL_BUDGETS) b100
@@ -90,6 +96,25 @@ all: $(R)/report.md
 # would delete them at the end as intermediate files.
 .SECONDARY: $(foreach m,$(PROBE_METHODS),$(W)/emb-$(m)-val.tsf)
 
+# ---- Settings -----------------------------------------------------------------------
+
+# Each settings file holds the options of one group of stages and is rewritten
+# only when they change. The stages depend on it, so changing an option here
+# or on the command line reruns them and everything downstream, while an
+# unchanged one leaves every output up to date.
+NETWORK_SETTINGS := $(ENCODER) $(HEAD)
+PRETRAIN_SETTINGS := $(AUGMENT_OPTS) $(PRETRAIN_OPTS) $(PRETRAIN_EPOCHS)
+FINETUNE_SETTINGS := $(AUGMENT_OPTS) $(FT_LR_HEAD) $(FT_LR_ENCODER) $(SCRATCH_LR) $(FT_SMALL_STEPS) $(FT_FULL_EPOCHS)
+
+$(W)/network.settings: SETTINGS = $(NETWORK_SETTINGS)
+$(W)/pretrain.settings: SETTINGS = $(PRETRAIN_SETTINGS)
+$(W)/finetune.settings: SETTINGS = $(FINETUNE_SETTINGS)
+$(W)/%.settings: FORCE | $(W)/acc
+	@printf '%s\n' '$(SETTINGS)' | cmp -s - $@ || printf '%s\n' '$(SETTINGS)' > $@
+
+.PHONY: FORCE
+FORCE:
+
 # ---- Data -----------------------------------------------------------------------
 
 $(W)/train-all.tsf: | $(W)/acc $(T)
@@ -106,12 +131,12 @@ $(W)/acc $(T):
 
 # ---- Pretraining ------------------------------------------------------------------
 
-$(W)/simclr.tsf: $(W)/train.tsf
+$(W)/simclr.tsf: $(W)/train.tsf $(W)/pretrain.settings
 	$(RUN) $(T)/pretrain bash pipelines/feed.sh \
 	  "$(AUGMENT) --epochs $(PRETRAIN_EPOCHS) --shuffle $<" \
 	  "$(BIN)/selfsup-pretrain simclr -o $@ $(PRETRAIN_OPTS) --log $(W)/pretrain.jsonl"
 
-$(W)/random.tsf: $(W)/train.tsf
+$(W)/random.tsf: $(W)/train.tsf $(W)/network.settings
 	$(BIN)/selfsup-tsf head -n 1 $< | $(AUGMENT) | $(BIN)/selfsup-pretrain simclr -o $@ --encoder $(ENCODER) --head $(HEAD) --steps 0 --seed 1
 
 # ---- Embeddings ---------------------------------------------------------------------
@@ -173,13 +198,14 @@ ft_steps = $(if $(filter b100,$(1)),$(shell echo $$(( $(FT_FULL_EPOCHS) * $(TRAI
 ft_epochs = $(if $(filter b100,$(1)),$(FT_FULL_EPOCHS),$(shell echo $$(( $(FT_SMALL_STEPS) * $(call ft_batch,$(1)) / ($($(1)_PER_CLASS) * 10) + 1 ))))
 # The SimCLR encoder starts with the linear probe of the same labels as its
 # head, so finetuning starts where the probe ended.
-ft_init = $(if $(filter simclr,$(1)),$(W)/simclr.tsf --head-from $(W)/probe-simclr-sub-$(2)-s$(3).tsf --lr-encoder 0.0003,$(W)/random.tsf --lr-encoder 0.001)
+ft_init = $(if $(filter simclr,$(1)),$(W)/simclr.tsf --head-from $(W)/probe-simclr-sub-$(2)-s$(3).tsf --lr-encoder $(FT_LR_ENCODER),$(W)/random.tsf --lr-encoder $(SCRATCH_LR))
 
 define ft_run
-$(W)/ft-$(1)-$(2)-s$(3).tsf: $(W)/sub-$(2)-s$(3).tsf $(W)/simclr.tsf $(W)/random.tsf $(W)/probe-simclr-sub-$(2)-s$(3).tsf
+$(W)/ft-$(1)-$(2)-s$(3).tsf: $(W)/sub-$(2)-s$(3).tsf $(W)/simclr.tsf $(W)/random.tsf $(W)/probe-simclr-sub-$(2)-s$(3).tsf \
+  $(W)/finetune.settings
 	$(RUN) $(T)/ft-$(1)-$(2)-s$(3) bash pipelines/feed.sh \
 	  "$(AUGMENT) --views 1 --epochs $(call ft_epochs,$(2)) --shuffle --seed $(3) $$<" \
-	  "$(BIN)/selfsup-finetune -q -c $(call ft_init,$(1),$(2),$(3)) --lr-head 0.001 --batch $(call ft_batch,$(2)) --steps $(call ft_steps,$(2)) --seed $(3) -o $$@"
+	  "$(BIN)/selfsup-finetune -q -c $(call ft_init,$(1),$(2),$(3)) --lr-head $(if $(filter simclr,$(1)),$(FT_LR_HEAD),$(SCRATCH_LR)) --batch $(call ft_batch,$(2)) --steps $(call ft_steps,$(2)) --seed $(3) -o $$@"
 $(W)/pred-ft-$(1)-$(2)-s$(3).tsf: $(W)/ft-$(1)-$(2)-s$(3).tsf $(W)/test.tsf
 	$(BIN)/selfsup-finetune predict -m $$< -o $$@ $(W)/test.tsf
 $(W)/acc/ft-$(1)-$(2)-s$(3).json: $(W)/pred-ft-$(1)-$(2)-s$(3).tsf
@@ -197,7 +223,7 @@ $(R)/pca.png: $(W)/emb-simclr-test.tsf
 	$(PYTHON) pipelines/pca.py $< > $(W)/pca.dat
 	gnuplot -e "data='$(W)/pca.dat'; out='$@'" pipelines/pca.gp
 
-$(R)/augmented-views.png: $(W)/train.tsf
+$(R)/augmented-views.png: $(W)/train.tsf $(W)/pretrain.settings
 	$(BIN)/selfsup-tsf head -n 8 -o $(W)/eight.tsf $<
 	$(AUGMENT) --views 1 --epochs 8 $(W)/eight.tsf | $(BIN)/selfsup-tsf export grid --field view0 --count 64 --cols 8 --scale 3 $@
 

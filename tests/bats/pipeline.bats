@@ -55,6 +55,20 @@ smoke_make() {
     assert_success
     assert_output --partial 'acc/probe-raw-b10-s2.json'
     [ -s "$OUT/work/acc/probe-raw-b10-s2.json" ]
+    # A changed finetuning setting reruns finetuning, but not pretraining.
+    run smoke_make FT_LR_HEAD=0.002
+    assert_success
+    assert_output --partial 'selfsup-finetune -q -c'
+    refute_output --partial 'selfsup-pretrain simclr -o'
+    assert_output --partial 'report.md'
+    run smoke_make FT_LR_HEAD=0.002
+    assert_success
+    refute_output --partial 'selfsup-'
+    # A changed encoder reruns both pretrained and random-init networks.
+    run smoke_make ENCODER=conv3x3:8,relu,maxpool2,linear:16
+    assert_success
+    assert_output --partial 'selfsup-pretrain simclr -o'
+    assert_output --partial '--steps 0 --seed 1'
 }
 
 @test "an unknown preset is refused with the list of presets" {
