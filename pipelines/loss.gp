@@ -9,7 +9,7 @@ set y2label "contrastive top-1 accuracy"
 set y2range [0:1]
 set ytics nomirror
 set y2tics
-set key top right
+set key right center box opaque
 set grid
 plot data using 1:2 with lines lw 2 title "loss", \
      data using 1:3 with lines dt 2 title "chance level ln(2N-1)", \
