@@ -49,6 +49,13 @@ DISPATCHER := $(BIN)/selfsup
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
+# Tool and test objects come from pattern rules alone, so make would delete
+# them as intermediate files, and a later make that reads their dependency
+# files would compile them all again.
+.SECONDARY: $(TOOL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tools/tool.o $(BUILD)/tools/selfsup.o \
+            $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(TOOL_DIRS:%=tools/%/*.c))) \
+            $(UNIT_SRC:%.c=$(BUILD)/%.o)
+
 .PHONY: all check unit asan ubsan bench run deps install uninstall clean pkgcheck
 all: pkgcheck $(TOOLS) $(DISPATCHER) $(UNIT_BIN)
 
