@@ -93,6 +93,12 @@ def main():
         table,
         "",
     ]
+    if a.preset == "smoke":
+        lines += [
+            "The smoke preset runs a few steps of every stage to check the wiring,",
+            "so these accuracies mean nothing.",
+            "",
+        ]
     summary = pretrain_summary(a.work)
     if summary:
         last, rate = summary

@@ -34,6 +34,7 @@ smoke_make() {
     run smoke_make
     assert_success
     assert_output --partial '| Linear probe, SimCLR features |'
+    grep -q 'these accuracies mean nothing' "$OUT/report.md"
     for f in report.md pretrain-loss.png pca.png augmented-views.png confusion.png; do
         [ -s "$OUT/$f" ]
     done
