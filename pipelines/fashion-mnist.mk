@@ -197,15 +197,16 @@ ft_batch = $(if $(filter b10,$(1)),100,$(if $(filter b1pct,$(1)),200,256))
 ft_steps = $(if $(filter b100,$(1)),$(shell echo $$(( $(FT_FULL_EPOCHS) * $(TRAIN_N) / 256 ))),$(FT_SMALL_STEPS))
 ft_epochs = $(if $(filter b100,$(1)),$(FT_FULL_EPOCHS),$(shell echo $$(( $(FT_SMALL_STEPS) * $(call ft_batch,$(1)) / ($($(1)_PER_CLASS) * 10) + 1 ))))
 # The SimCLR encoder starts with the linear probe of the same labels as its
-# head, so finetuning starts where the probe ended.
-ft_init = $(if $(filter simclr,$(1)),$(W)/simclr.tsf --head-from $(W)/probe-simclr-sub-$(2)-s$(3).tsf --lr-encoder $(FT_LR_ENCODER),$(W)/random.tsf --lr-encoder $(SCRATCH_LR))
+# head, so finetuning starts where the probe ended. Each method's starting
+# network comes with its learning rates.
+ft_init = $(if $(filter simclr,$(1)),$(W)/simclr.tsf --head-from $(W)/probe-simclr-sub-$(2)-s$(3).tsf --lr-encoder $(FT_LR_ENCODER) --lr-head $(FT_LR_HEAD),$(W)/random.tsf --lr-encoder $(SCRATCH_LR) --lr-head $(SCRATCH_LR))
 
 define ft_run
 $(W)/ft-$(1)-$(2)-s$(3).tsf: $(W)/sub-$(2)-s$(3).tsf $(W)/simclr.tsf $(W)/random.tsf $(W)/probe-simclr-sub-$(2)-s$(3).tsf \
   $(W)/finetune.settings
 	$(RUN) $(T)/ft-$(1)-$(2)-s$(3) bash pipelines/feed.sh \
 	  "$(AUGMENT) --views 1 --epochs $(call ft_epochs,$(2)) --shuffle --seed $(3) $$<" \
-	  "$(BIN)/selfsup-finetune -q -c $(call ft_init,$(1),$(2),$(3)) --lr-head $(if $(filter simclr,$(1)),$(FT_LR_HEAD),$(SCRATCH_LR)) --batch $(call ft_batch,$(2)) --steps $(call ft_steps,$(2)) --seed $(3) -o $$@"
+	  "$(BIN)/selfsup-finetune -q -c $(call ft_init,$(1),$(2),$(3)) --batch $(call ft_batch,$(2)) --steps $(call ft_steps,$(2)) --seed $(3) -o $$@"
 $(W)/pred-ft-$(1)-$(2)-s$(3).tsf: $(W)/ft-$(1)-$(2)-s$(3).tsf $(W)/test.tsf
 	$(BIN)/selfsup-finetune predict -m $$< -o $$@ $(W)/test.tsf
 $(W)/acc/ft-$(1)-$(2)-s$(3).json: $(W)/pred-ft-$(1)-$(2)-s$(3).tsf
