@@ -47,6 +47,8 @@ def stage_times(work):
             key = "finetune (all runs)"
         elif name.startswith("probe-"):
             key = "linear probes (all runs)"
+        elif name.startswith("lambda-"):
+            key = "probe strength on the validation split"
         elif name.startswith("embed-"):
             key = "embed (all streams)"
         elif name.startswith("import"):
@@ -55,6 +57,21 @@ def stage_times(work):
             key = name
         groups[key] = groups.get(key, 0.0) + seconds
     return groups
+
+
+def chosen_lambdas(work):
+    """Return a Markdown table of the small budgets' probe strengths."""
+    small = [b for b in BUDGETS if b[0] != "b100"]
+    rows = ["| probe | " + " | ".join(b[1] for b in small) + " |", "|---|" + "---|" * len(small)]
+    for method, label in METHODS:
+        if not method.startswith("probe-"):
+            continue
+        cells = []
+        for budget, _ in small:
+            path = f"{work}/lambda-{method[len('probe-'):]}-{budget}.txt"
+            cells.append(open(path).read().strip() if os.path.exists(path) else "n/a")
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    return rows
 
 
 def pretrain_summary(work):
@@ -99,6 +116,15 @@ def main():
             "so these accuracies mean nothing.",
             "",
         ]
+    lines += [
+        "## Linear probes",
+        "",
+        "Each probe's L2 strength lambda (the mean-loss objective of docs/probe.md) was",
+        "chosen on the validation split. A small budget has one lambda per method: the one",
+        "whose probes of the subsets score best there on average. With all labels, each",
+        "probe chose its own.",
+        "",
+    ] + chosen_lambdas(a.work) + [""]
     summary = pretrain_summary(a.work)
     if summary:
         last, rate = summary
