@@ -2,10 +2,10 @@
 
     choose_lambda.py --bin BIN --grid LIST --val VAL -o OUT SUBSET...
 
-Fits selfsup-probe on each SUBSET with every lambda of LIST, scores each fit on
-the validation embeddings VAL (selfsup-probe --val), and writes to OUT the
-lambda with the best validation accuracy averaged over the subsets; a tie
-keeps the larger lambda. The table of mean accuracies goes to standard output.
+Fits selfsup-probe on each SUBSET with every lambda of LIST and scores each fit
+on the validation embeddings VAL (selfsup-probe --val). Writes to OUT the
+lambda with the best validation accuracy averaged over the subsets, the larger
+one on a tie, and prints the table of mean accuracies.
 
 With 10 labels per class, cross-validation on the labels themselves scores
 each strength on folds of 20 images, and its choice swings from one subset to
@@ -31,7 +31,7 @@ def holdout_table(bin_dir, probe):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--bin", required=True, help="folder holding selfsup-probe and selfsup-tsf")
+    p.add_argument("--bin", required=True, help="folder that contains selfsup-probe and selfsup-tsf")
     p.add_argument("--grid", required=True, help="comma-separated lambdas")
     p.add_argument("--val", required=True, help="labelled validation embeddings")
     p.add_argument("-o", "--output", required=True, help="file that receives the chosen lambda")
