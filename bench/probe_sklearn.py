@@ -54,6 +54,7 @@ def write_embeddings(path, name, x, y):
 
 def features(argv):
     train_images, train_labels, test_images, test_labels, out = argv
+    os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(0)
     projection = (rng.standard_normal((784, 128)) / np.sqrt(784)).astype(np.float32)
     os.makedirs(out, exist_ok=True)
@@ -67,6 +68,7 @@ def features(argv):
 
 def to_npz(argv):
     train, test, out = argv
+    os.makedirs(out, exist_ok=True)
     for name, path in (("train", train), ("test", test)):
         xs, ys = [], []
         for _, record in tsf.read(path):

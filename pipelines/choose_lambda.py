@@ -54,6 +54,9 @@ def main():
     print(f"lambda chosen on {a.val}, mean validation accuracy over {len(a.subsets)} subsets:")
     for lam in sorted(means):
         print(f"  lambda {lam:<8g} {100 * means[lam]:.2f}{'  <- chosen' if lam == best else ''}")
+    if len(means) > 1 and best in (min(means), max(means)):
+        print(f"choose_lambda.py: warning: the chosen lambda {best:g} is at the edge of the grid; "
+              "the best value may lie outside it (widen the grid)", file=sys.stderr)
 
     tmp_out = a.output + ".tmp"
     with open(tmp_out, "w") as f:
