@@ -124,13 +124,19 @@ FUZZ_FLAGS ?=
 FUZZ_SANITIZE := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: fuzz fuzz-build
-fuzz:
+.PHONY: fuzz fuzz-build fuzz-deps
+fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD) CFLAGS='-g -O1' \
 	  SANITIZE='$(FUZZ_SANITIZE)' fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_TIME=$(FUZZ_TIME) sh tests/fuzz/run.sh $(FUZZ_FLAGS)
 
 fuzz-build: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/%)
+
+# Debian ships libFuzzer's runtime in a package named after clang's major
+# version, which clang itself only recommends.
+fuzz-deps: deps
+	@sh tests/deps.sh clang
+	@sh tests/deps.sh libclang-rt-$$($(FUZZ_CC) -dumpversion | cut -d. -f1)-dev
 
 $(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(LIB_A)
 	$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@

@@ -7,7 +7,8 @@
 # Extra arguments go to every fuzzer (for example -jobs=1). The corpora stay
 # in FUZZ_BUILD/corpus/NAME between runs, and inputs that fail are saved as
 # FUZZ_BUILD/crashes/NAME-crash-SHA1 (or leak-, timeout-, oom-). Nothing is
-# written under formats/. Exits 1 when any fuzzer found a failure.
+# written under formats/. Ends with "N passed, N failed", one count per
+# fuzzer, and exits 1 when any fuzzer found a failure.
 #
 # Left out: merging or minimising corpora, which libFuzzer does itself with
 # -merge=1 and -minimize_crash=1.
@@ -30,6 +31,8 @@ seed_json() {
 }
 
 status=0
+passed=0
+failed=0
 mkdir -p "$FUZZ_BUILD/crashes"
 for fuzzer in "$FUZZ_BUILD"/fuzz_*; do
     [ -x "$fuzzer" ] || continue
@@ -44,10 +47,14 @@ for fuzzer in "$FUZZ_BUILD"/fuzz_*; do
     # -timeout: an input that takes 10 s is a hang, far beyond any vector.
     # The fuzzer runs inside FUZZ_BUILD so that the fuzz-N.log files that
     # -jobs writes land there too.
-    (cd "$FUZZ_BUILD" && "./fuzz_$name" -max_total_time="$FUZZ_TIME" -timeout=10 \
-        -print_final_stats=1 -artifact_prefix="crashes/$name-" "$@" "corpus/$name") || {
+    if (cd "$FUZZ_BUILD" && "./fuzz_$name" -max_total_time="$FUZZ_TIME" -timeout=10 \
+        -print_final_stats=1 -artifact_prefix="crashes/$name-" "$@" "corpus/$name"); then
+        passed=$((passed + 1))
+    else
         echo "fuzz_$name: failure saved in $FUZZ_BUILD/crashes/" >&2
+        failed=$((failed + 1))
         status=1
-    }
+    fi
 done
+echo "$passed passed, $failed failed"
 exit $status
