@@ -116,7 +116,7 @@ $(W)/pretrain.settings: SETTINGS = $(PRETRAIN_SETTINGS)
 $(W)/probe.settings: SETTINGS = $(PROBE_SETTINGS)
 $(W)/finetune.settings: SETTINGS = $(FINETUNE_SETTINGS)
 $(W)/%.settings: FORCE | $(W)/acc
-	@printf '%s\n' '$(SETTINGS)' | cmp -s - $@ || printf '%s\n' '$(SETTINGS)' > $@
+	@printf '%s\n' '$(SETTINGS)' | cmp -s - $@ || { printf '%s\n' '$(SETTINGS)' > $@.tmp && mv $@.tmp $@; }
 
 .PHONY: FORCE
 FORCE:
