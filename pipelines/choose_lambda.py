@@ -42,8 +42,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for i, subset in enumerate(a.subsets):
             probe = os.path.join(tmp, f"probe-{i}.tsf")
-            subprocess.run([os.path.join(a.bin, "selfsup-probe"), "-q", "--val", a.val, "--grid", a.grid,
-                            "-o", probe, subset], check=True)
+            command = [os.path.join(a.bin, "selfsup-probe"), "-q", "--val", a.val, "--grid", a.grid,
+                       "-o", probe, subset]
+            # selfsup-probe prints its own error, so only the exit status is added here.
+            if subprocess.run(command).returncode != 0:
+                sys.exit(f"choose_lambda.py: selfsup-probe failed on {subset}")
             for lam, acc in holdout_table(a.bin, probe).items():
                 scores.setdefault(lam, []).append(acc)
 
