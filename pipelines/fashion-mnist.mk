@@ -1,7 +1,7 @@
 # The Fashion-MNIST experiment: SimCLR pretraining, then linear probes and
 # finetuning at three label budgets, against three baselines, evaluated once
-# on the test set. Run through `make run` (PRESET=quick, the default, or
-# PRESET=full); only stale stages rerun.
+# on the test set. Run through `make run` (PRESET=quick, the default,
+# PRESET=full or PRESET=smoke); only stale stages rerun.
 #
 # Data flow (W = results/fashion-mnist/PRESET/work):
 #   import -> train.tsf (55,000) + val.tsf (5,000, stratified) and test.tsf
@@ -108,12 +108,12 @@ all: $(R)/report.md
 # unchanged one leaves every output up to date.
 NETWORK_SETTINGS := $(ENCODER) $(HEAD)
 PRETRAIN_SETTINGS := $(AUGMENT_OPTS) $(PRETRAIN_OPTS) $(PRETRAIN_EPOCHS)
-PROBE_SETTINGS := $(SMALL_GRID) $(FULL_GRID)
 FINETUNE_SETTINGS := $(AUGMENT_OPTS) $(FT_LR_HEAD) $(FT_LR_ENCODER) $(SCRATCH_LR) $(FT_SMALL_STEPS) $(FT_FULL_EPOCHS)
 
 $(W)/network.settings: SETTINGS = $(NETWORK_SETTINGS)
 $(W)/pretrain.settings: SETTINGS = $(PRETRAIN_SETTINGS)
-$(W)/probe.settings: SETTINGS = $(PROBE_SETTINGS)
+$(W)/probe-small.settings: SETTINGS = $(SMALL_GRID)
+$(W)/probe-full.settings: SETTINGS = $(FULL_GRID)
 $(W)/finetune.settings: SETTINGS = $(FINETUNE_SETTINGS)
 $(W)/%.settings: FORCE | $(W)/acc
 	@printf '%s\n' '$(SETTINGS)' | cmp -s - $@ || { printf '%s\n' '$(SETTINGS)' > $@.tmp && mv $@.tmp $@; }
@@ -183,7 +183,7 @@ $(W)/sub-b100-s1.tsf: $(W)/train.tsf
 
 define lambda_rule
 $(W)/lambda-$(1)-$(2).txt: $(foreach s,$(SEEDS),$(W)/emb-$(1)-sub-$(2)-s$(s).tsf) $(W)/emb-$(1)-val.tsf \
-  $(W)/probe.settings
+  $(W)/probe-small.settings
 	$(RUN) $(T)/lambda-$(1)-$(2) $(PYTHON) pipelines/choose_lambda.py --bin $(BIN) --grid $(SMALL_GRID) \
 	  --val $(W)/emb-$(1)-val.tsf -o $$@ $(foreach s,$(SEEDS),$(W)/emb-$(1)-sub-$(2)-s$(s).tsf)
 endef
@@ -194,7 +194,7 @@ endef
 $(foreach m,$(PROBE_METHODS),$(foreach b,$(SMALL_BUDGETS),$(eval $(call lambda_rule,$(m),$(b)))))
 $(foreach m,$(PROBE_METHODS),$(foreach b,$(SMALL_BUDGETS),$(foreach s,$(SEEDS),$(eval $(call probe_small_rule,$(m),$(b),$(s))))))
 
-$(W)/probe-%-sub-b100-s1.tsf: $(W)/emb-%-train.tsf $(W)/emb-%-val.tsf $(W)/probe.settings
+$(W)/probe-%-sub-b100-s1.tsf: $(W)/emb-%-train.tsf $(W)/emb-%-val.tsf $(W)/probe-full.settings
 	$(RUN) $(T)/probe-$*-sub-b100-s1 $(BIN)/selfsup-probe -q --val $(W)/emb-$*-val.tsf \
 	  --grid $(FULL_GRID) -o $@ $<
 
@@ -220,11 +220,11 @@ ft_epochs = $(if $(filter b100,$(1)),$(FT_FULL_EPOCHS),$(shell echo $$(( $(FT_SM
 # The SimCLR encoder starts with the linear probe of the same labels as its
 # head, so finetuning starts where the probe ended. Each method's starting
 # network comes with its learning rates.
+ft_deps = $(if $(filter simclr,$(1)),$(W)/simclr.tsf $(W)/probe-simclr-sub-$(2)-s$(3).tsf,$(W)/random.tsf)
 ft_init = $(if $(filter simclr,$(1)),$(W)/simclr.tsf --head-from $(W)/probe-simclr-sub-$(2)-s$(3).tsf --lr-encoder $(FT_LR_ENCODER) --lr-head $(FT_LR_HEAD),$(W)/random.tsf --lr-encoder $(SCRATCH_LR) --lr-head $(SCRATCH_LR))
 
 define ft_run
-$(W)/ft-$(1)-$(2)-s$(3).tsf: $(W)/sub-$(2)-s$(3).tsf $(W)/simclr.tsf $(W)/random.tsf $(W)/probe-simclr-sub-$(2)-s$(3).tsf \
-  $(W)/finetune.settings
+$(W)/ft-$(1)-$(2)-s$(3).tsf: $(W)/sub-$(2)-s$(3).tsf $(call ft_deps,$(1),$(2),$(3)) $(W)/finetune.settings
 	$(RUN) $(T)/ft-$(1)-$(2)-s$(3) bash pipelines/feed.sh \
 	  "$(AUGMENT) --views 1 --epochs $(call ft_epochs,$(2)) --shuffle --seed $(3) $$<" \
 	  "$(BIN)/selfsup-finetune -q -c $(call ft_init,$(1),$(2),$(3)) --batch $(call ft_batch,$(2)) --steps $(call ft_steps,$(2)) --seed $(3) -o $$@"

@@ -7,6 +7,10 @@ import json
 import math
 import os
 import statistics
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "formats"))
+import tsf  # noqa: E402
 
 METHODS = [
     ("probe-simclr", "Linear probe, SimCLR features"),
@@ -59,18 +63,25 @@ def stage_times(work):
     return groups
 
 
+def probe_lambda(work, features, budget):
+    """Return the probe strength of one method and budget as text, or "n/a"."""
+    if budget != "b100":
+        path = f"{work}/lambda-{features}-{budget}.txt"
+        return open(path).read().strip() if os.path.exists(path) else "n/a"
+    path = f"{work}/probe-{features}-sub-b100-s1.tsf"
+    if not os.path.exists(path):
+        return "n/a"
+    meta, _ = next(tsf.read(path))
+    return f"{meta['config']['lambda']:g}"
+
+
 def chosen_lambdas(work):
-    """Return a Markdown table of the small budgets' probe strengths."""
-    small = [b for b in BUDGETS if b[0] != "b100"]
-    rows = ["| probe | " + " | ".join(b[1] for b in small) + " |", "|---|" + "---|" * len(small)]
+    """Return the rows of a Markdown table of the probes' strengths."""
+    rows = ["| probe | " + " | ".join(b[1] for b in BUDGETS) + " |", "|---|" + "---|" * len(BUDGETS)]
     for method, label in METHODS:
-        if not method.startswith("probe-"):
-            continue
-        cells = []
-        for budget, _ in small:
-            path = f"{work}/lambda-{method[len('probe-'):]}-{budget}.txt"
-            cells.append(open(path).read().strip() if os.path.exists(path) else "n/a")
-        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+        if method.startswith("probe-"):
+            cells = [probe_lambda(work, method[len("probe-"):], budget) for budget, _ in BUDGETS]
+            rows.append(f"| {label} | " + " | ".join(cells) + " |")
     return rows
 
 
@@ -121,8 +132,7 @@ def main():
         "",
         "Each probe's L2 strength lambda (the mean-loss objective of docs/probe.md) was",
         "chosen on the validation split. A small budget has one lambda per method: the one",
-        "whose probes of the subsets score best there on average. With all labels, each",
-        "probe chose its own.",
+        "whose probes of the subsets score best there on average.",
         "",
     ] + chosen_lambdas(a.work) + [""]
     summary = pretrain_summary(a.work)

@@ -434,7 +434,7 @@ static int run_train(int argc, char **argv)
         {"C", 'C', SS_ARG_DOUBLE, &o.c, "C", "scikit-learn's inverse strength; sets lambda = 1 / (C N)", 1e-12, 1e12, NULL, &o.c_set},
         {"no-standardize", 0, SS_ARG_FLAG, &o.no_standardize, NULL, "use the features as they are (default: scale each to mean 0, std 1)", 0, 0, NULL, NULL},
         {"folds", 'k', SS_ARG_INT, &o.folds, "K", "cross-validation folds, 2 to 100 (default 5)", 2, 100, NULL, NULL},
-        {"grid", 'g', SS_ARG_STRING, &o.grid, "LIST", "comma-separated lambdas to cross-validate (default 1e-6,1e-5,...,1)", 0, 0, NULL, NULL},
+        {"grid", 'g', SS_ARG_STRING, &o.grid, "LIST", "comma-separated lambdas to choose from (default 1e-6,1e-5,...,1)", 0, 0, NULL, NULL},
         {"max-iter", 0, SS_ARG_INT, &o.max_iter, "N", "L-BFGS iterations per fit (default 1000)", 0, 1000000, NULL, NULL},
         {"tol", 0, SS_ARG_DOUBLE, &o.tol, "T", "stop when every gradient component is within T of 0 (default 1e-4)", 0, 1, NULL, NULL},
         {"field", 'f', SS_ARG_STRING, &o.field, "NAME", "float32 feature field (default embedding)", 0, 0, NULL, NULL},

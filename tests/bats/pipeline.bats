@@ -56,6 +56,21 @@ smoke_make() {
     assert_success
     assert_output --partial 'acc/probe-raw-b10-s2.json'
     [ -s "$OUT/work/acc/probe-raw-b10-s2.json" ]
+    # Each small budget's probes share one lambda from the grid, chosen on the
+    # validation split and listed in the report; a changed grid chooses again
+    # without pretraining.
+    run cat "$OUT/work/lambda-simclr-b10.txt"
+    assert_output --regexp '^(0.0001|0.001|0.01|0.03|0.1|0.3|1|3|10)$'
+    grep -q '^| Logistic regression, raw pixels | [0-9.]* | [0-9.]* | [0-9.e-]* |$' "$OUT/report.md"
+    run smoke_make SMALL_GRID=0.5
+    assert_success
+    assert_output --partial 'choose_lambda.py'
+    refute_output --partial 'selfsup-pretrain simclr -o'
+    refute_output --partial 'probe-raw-sub-b100-s1.tsf'
+    refute_output --partial 'ft-scratch-'
+    for f in "$OUT"/work/lambda-*-b*.txt; do
+        [ "$(cat "$f")" = 0.5 ]
+    done
     # A changed finetuning setting reruns finetuning, but not pretraining.
     run smoke_make FT_LR_HEAD=0.002
     assert_success
@@ -65,19 +80,6 @@ smoke_make() {
     run smoke_make FT_LR_HEAD=0.002
     assert_success
     refute_output --partial 'selfsup-'
-    # Each small budget's probes share one lambda from the grid, chosen on the
-    # validation split and listed in the report; a changed grid chooses again
-    # without pretraining.
-    run cat "$OUT/work/lambda-simclr-b10.txt"
-    assert_output --regexp '^(0.0001|0.001|0.01|0.03|0.1|0.3|1.0|3.0|10.0)$'
-    grep -q '^| Logistic regression, raw pixels | [0-9.]* | [0-9.]* |$' "$OUT/report.md"
-    run smoke_make SMALL_GRID=0.5
-    assert_success
-    assert_output --partial 'choose_lambda.py'
-    refute_output --partial 'selfsup-pretrain simclr -o'
-    for f in "$OUT"/work/lambda-*-b*.txt; do
-        [ "$(cat "$f")" = 0.5 ]
-    done
     # A changed encoder reruns both pretrained and random-init networks.
     run smoke_make ENCODER=conv3x3:8,relu,maxpool2,linear:16
     assert_success
