@@ -16,14 +16,17 @@ the next. This script gives each method and budget one strength instead,
 chosen on the validation split like the experiment's other settings.
 """
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 
-# 0.01 percentage points: half of one image of a 5,000-image validation split.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "formats"))
+import tsf  # noqa: E402
+
+# An accuracy gap of 1e-4 (0.01 percentage points) is half of one image of a
+# 5,000-image validation split.
 TIE = 1e-4
 
 
@@ -31,63 +34,59 @@ def fail(message):
     sys.exit(f"choose_lambda.py: {message}")
 
 
-def holdout_table(bin_dir, probe):
+def holdout_table(probe):
     """Return {lambda: validation accuracy} from a probe checkpoint's metadata."""
-    info = subprocess.run([os.path.join(bin_dir, "selfsup-tsf"), "info", "--json", probe],
-                          capture_output=True, text=True)
-    if info.returncode != 0:
-        fail(f"selfsup-tsf info failed on the probe of the grid: {info.stderr.strip()}")
-    config = json.loads(info.stdout.splitlines()[0])["metadata"]["config"]
-    return {float(row["lambda"]): float(row["val_accuracy"]) for row in config["holdout"]}
+    meta, _ = next(tsf.read(probe))
+    return {float(row["lambda"]): float(row["val_accuracy"]) for row in meta["config"]["holdout"]}
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--bin", required=True, help="folder that contains selfsup-probe and selfsup-tsf")
-    p.add_argument("--grid", required=True, help="comma-separated lambdas")
-    p.add_argument("--val", required=True, help="labelled validation embeddings")
-    p.add_argument("-o", "--output", required=True, help="file that receives the chosen lambda")
-    p.add_argument("subsets", nargs="+", help="labelled embeddings, one stream per subset")
-    a = p.parse_args()
-    for tool in ("selfsup-probe", "selfsup-tsf"):
-        if not os.access(os.path.join(a.bin, tool), os.X_OK):
-            fail(f"--bin {a.bin}: no executable {tool} there (run make first, or pass the folder that has it)")
-    for path in [a.val] + a.subsets:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bin", required=True, help="folder that contains selfsup-probe")
+    parser.add_argument("--grid", required=True, help="comma-separated lambdas")
+    parser.add_argument("--val", required=True, help="labelled validation embeddings")
+    parser.add_argument("-o", "--output", required=True, help="file that receives the chosen lambda")
+    parser.add_argument("subsets", nargs="+", help="labelled embeddings, one stream per subset")
+    args = parser.parse_args()
+    probe_tool = os.path.join(args.bin, "selfsup-probe")
+    if not os.access(probe_tool, os.X_OK):
+        fail(f"--bin {args.bin}: selfsup-probe not found there (run make first, or pass the folder that contains it)")
+    for path in [args.val] + args.subsets:
         if not os.path.isfile(path):
             fail(f"{path}: file not found")
-    out_dir = os.path.dirname(a.output) or "."
+    out_dir = os.path.dirname(args.output) or "."
     if not os.path.isdir(out_dir):
-        fail(f"-o {a.output}: folder {out_dir} not found")
+        fail(f"-o {args.output}: folder {out_dir} not found")
 
     scores = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for i, subset in enumerate(a.subsets):
+        for i, subset in enumerate(args.subsets):
             probe = os.path.join(tmp, f"probe-{i}.tsf")
-            command = [os.path.join(a.bin, "selfsup-probe"), "-q", "--val", a.val, "--grid", a.grid,
+            command = [probe_tool, "-q", "--val", args.val, "--grid", args.grid,
                        "-o", probe, subset]
             # selfsup-probe prints its own error, so only the exit status is added here.
             if subprocess.run(command).returncode != 0:
-                fail(f"selfsup-probe --val {a.val} --grid {a.grid} failed on {subset}")
-            for lam, acc in holdout_table(a.bin, probe).items():
+                fail(f"selfsup-probe --val {args.val} --grid {args.grid} failed on {subset}")
+            for lam, acc in holdout_table(probe).items():
                 scores.setdefault(lam, []).append(acc)
 
-    means = {lam: statistics.fmean(accs) for lam, accs in scores.items() if len(accs) == len(a.subsets)}
+    means = {lam: statistics.fmean(accs) for lam, accs in scores.items() if len(accs) == len(args.subsets)}
     if not means:
-        fail(f"no lambda of '{a.grid}' was scored on every subset")
+        fail(f"no lambda of '{args.grid}' was scored on every subset")
     top = max(means.values())
     best = max(lam for lam, mean in means.items() if mean >= top - TIE)
-    count = len(a.subsets)
-    print(f"lambda chosen on {a.val}, mean validation accuracy over {count} subset{'s' if count > 1 else ''}:")
+    count = len(args.subsets)
+    print(f"lambda chosen on {args.val}, mean validation accuracy over {count} subset{'s' if count > 1 else ''}:")
     for lam in sorted(means):
         print(f"  lambda {lam:<8g} {100 * means[lam]:.3f}{'  <- chosen' if lam == best else ''}")
     if len(means) > 1 and best in (min(means), max(means)):
-        print(f"choose_lambda.py: warning: the chosen lambda {best:g} is at the edge of the grid; "
-              "the best value may lie outside it (widen the grid)", file=sys.stderr)
+        print(f"choose_lambda.py: warning: the chosen lambda {best:g} is at the edge of the grid, "
+              "so the best value may lie outside it (widen the grid)", file=sys.stderr)
 
-    tmp_out = a.output + ".tmp"
+    tmp_out = args.output + ".tmp"
     with open(tmp_out, "w") as f:
         f.write(f"{best:g}\n")
-    os.replace(tmp_out, a.output)
+    os.replace(tmp_out, args.output)
 
 
 if __name__ == "__main__":
